@@ -1,0 +1,9 @@
+"""Matrix products split by row blocks across persistent worker processes, in shared memory."""
+
+from ._default import dot
+from ._pool import MIN_WORKER_FLOPS, Pool
+from ._shared import asarray, empty, zeros
+from ._slices import slices
+from ._workers import BrokenPoolError
+
+__all__ = ["BrokenPoolError", "MIN_WORKER_FLOPS", "Pool", "asarray", "dot", "empty", "slices", "zeros"]

@@ -1,0 +1,162 @@
+"""The Pool: persistent workers computing a matrix product by blocks in shared memory."""
+
+import multiprocessing
+import os
+import threading
+import weakref
+
+import numpy as np
+
+from ._kernels import KERNELS
+from ._operands import check_count, check_operands
+from ._shared import SharedSegment, empty, segment_of
+from ._slices import slices
+from ._workers import Workers
+
+# Below about 200³ a product runs in the caller: one numpy.dot there is faster
+# than the ~0.1 ms round trip to the workers.
+MIN_WORKER_FLOPS = 2 * 200**3
+
+# Splitting along k is for a small output and a long inner dimension (the
+# original answer's 50×100000 @ 100000×60): row blocks would each read all of b.
+# Per-worker partial products are then summed, which only float and complex
+# results tolerate (integer sums would be exact, but gain nothing from BLAS).
+_K_SPLIT_MAX_OUTPUT = 2**16
+_K_SPLIT_DTYPES = "fdFD"
+
+
+def available_cpus():
+    """CPUs this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+class Pool:
+    """Persistent worker processes for matrix products, started on first use.
+
+    Inputs that live in shared memory (`mpdot.empty`, `mpdot.asarray`, and views
+    of them) reach the workers without a copy; other inputs are copied once into
+    shared buffers the pool reuses across calls. Use as a context manager or call
+    `close`.
+    """
+
+    def __init__(self, nprocesses=None, start_method=None):
+        self.nprocesses = (
+            available_cpus() if nprocesses is None else check_count("nprocesses", nprocesses)
+        )
+        context = multiprocessing.get_context(start_method)
+        self.start_method = context.get_start_method()
+        self._workers = Workers(context, self.nprocesses)
+        self._close_workers = weakref.finalize(self, self._workers.close)
+        self._staging = {}
+        self._lock = threading.Lock()
+
+    def __repr__(self):
+        state = "closed" if self.closed else "broken" if self.broken else "open"
+        return f"<mpdot.Pool nprocesses={self.nprocesses} start_method={self.start_method!r} {state}>"
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+    @property
+    def closed(self):
+        return not self._close_workers.alive
+
+    @property
+    def broken(self):
+        return self._workers.broken
+
+    def close(self):
+        """Stop the workers and free the pool's shared buffers; safe to call twice."""
+        with self._lock:
+            self._close_workers()
+            self._staging.clear()
+
+    def dot(self, a, b, out=None, kernel="blas"):
+        """Matrix product of 2-D `a` and `b`, exactly as numpy.dot computes it.
+
+        kernel: ``"blas"`` (numpy.dot per block) or ``"naive"`` (the original
+        per-column multiply-and-sum). `out`, if given, must be C-contiguous with
+        the result's shape and dtype; it may overlap `a` or `b`.
+        """
+        a, b, dtype = check_operands(a, b, out, kernel, KERNELS)
+        (m, k), n = a.shape, b.shape[1]
+        flops = 2 * m * k * n
+        if flops == 0 or flops < MIN_WORKER_FLOPS:
+            return dot_in_caller(a, b, out, dtype, kernel)
+        with self._lock:
+            if self.closed:
+                raise ValueError("the pool is closed")
+            return self._dot_on_workers(a, b, out, dtype, kernel)
+
+    def _dot_on_workers(self, a, b, out, dtype, kernel):
+        (m, k), n = a.shape, b.shape[1]
+        a = self._shared_operand("a", a, dtype)
+        b = self._shared_operand("b", b, dtype)
+        if out is None:
+            target = empty((m, n), dtype)
+        elif segment_of(out) is None or _overlaps(out, a, b):
+            target = self._staging_array("out", (m, n), dtype)
+        else:
+            target = out
+        if _splits_along_k(m, k, n, dtype, self.nprocesses):
+            parts = slices(k, self.nprocesses)
+            partials = self._staging_array("partials", (len(parts), m, n), dtype)
+            self._workers.run(
+                kernel, [(a[:, part], b[part], partial) for part, partial in zip(parts, partials)]
+            )
+            np.sum(partials, axis=0, out=target)
+        else:
+            parts = slices(m, min(m, self.nprocesses))
+            self._workers.run(kernel, [(a[part], b, target[part]) for part in parts])
+        if out is None:
+            return target
+        if target is not out:
+            out[...] = target
+        return out
+
+    def _shared_operand(self, role, array, dtype):
+        """`array` itself if workers can read it in place, else its copy in a reused buffer."""
+        if (
+            array.dtype == dtype
+            and segment_of(array) is not None
+            and (array.flags.c_contiguous or array.flags.f_contiguous)
+        ):
+            return array
+        staged = self._staging_array(role, array.shape, dtype)
+        staged[...] = array
+        return staged
+
+    def _staging_array(self, role, shape, dtype):
+        nbytes = np.prod(shape, dtype=np.intp) * dtype.itemsize
+        segment = self._staging.get(role)
+        if segment is None or segment.nbytes < nbytes:
+            segment = self._staging[role] = SharedSegment(nbytes)
+        return segment.view(shape, dtype)
+
+
+def dot_in_caller(a, b, out, dtype, kernel):
+    """Compute the whole product in this process (small products, or no workers)."""
+    shape = (a.shape[0], b.shape[1])
+    target = np.empty(shape, dtype) if out is None or _overlaps(out, a, b) else out
+    KERNELS[kernel](a.astype(dtype, copy=False), b.astype(dtype, copy=False), target)
+    if out is None:
+        return target
+    if target is not out:
+        out[...] = target
+    return out
+
+
+def _overlaps(out, *arrays):
+    return any(np.may_share_memory(out, array) for array in arrays)
+
+
+def _splits_along_k(m, k, n, dtype, nprocesses):
+    if nprocesses == 1 or dtype.char not in _K_SPLIT_DTYPES:
+        return False
+    return m < nprocesses or (m * n <= _K_SPLIT_MAX_OUTPUT and k >= 4 * max(m, n))

@@ -1,0 +1,134 @@
+"""Worker processes and their pipes: start, send blocks, gather replies, notice deaths."""
+
+import collections
+from multiprocessing import connection as mp_connection
+from multiprocessing import resource_tracker
+
+from ._shared import describe, release_listeners
+from ._worker import serve
+
+# How long close() lets a worker finish before terminating it.
+_CLOSE_TIMEOUT = 2.0
+
+
+class BrokenPoolError(RuntimeError):
+    """A worker process died or a call was interrupted mid-way; the pool cannot be used again."""
+
+
+class Workers:
+    """A fixed number of worker processes, started on first use.
+
+    Replies are awaited together with each process's sentinel, so a worker that
+    dies makes the call fail at once instead of hanging.
+    """
+
+    def __init__(self, context, count):
+        self._context = context
+        self._count = count
+        self._processes = []
+        self._connections = []
+        # Per worker: names of segments unlinked since its last request.
+        self._unlinked = [collections.deque() for _ in range(count)]
+        self.broken = False
+        release_listeners.add(self)
+
+    def segment_released(self, name):
+        for names in self._unlinked:
+            names.append(name)
+
+    def run(self, kernel, blocks):
+        """Compute ``out = a @ b`` for each ``(a, b, out)`` block of shared arrays, one per worker."""
+        if self.broken:
+            raise BrokenPoolError("a worker died or a call was interrupted; create a new Pool")
+        try:
+            if not self._processes:
+                self._start()
+            for index, (a, b, out) in enumerate(blocks):
+                forget = _drain(self._unlinked[index])
+                request = (kernel, describe(a), describe(b), describe(out), forget)
+                try:
+                    self._connections[index].send(request)
+                except OSError:
+                    raise self._died(index) from None
+            replies = self._gather(range(len(blocks)))
+        except BaseException:
+            # Replies may still be on their way: the pipes can't be trusted again.
+            self.terminate()
+            raise
+        for error in replies:
+            if error is not None:
+                raise error
+
+    def _start(self):
+        # A worker attaching to a segment registers it with the resource tracker;
+        # started now, the tracker is inherited by every worker instead of each
+        # forked worker starting its own (which would unlink the parent's segments).
+        resource_tracker.ensure_running()
+        for _ in range(self._count):
+            parent_end, worker_end = self._context.Pipe()
+            process = self._context.Process(
+                target=serve, args=(worker_end,), name="mpdot-worker", daemon=True
+            )
+            process.start()
+            worker_end.close()
+            self._processes.append(process)
+            self._connections.append(parent_end)
+        self._gather(range(self._count))
+
+    def _gather(self, indices):
+        """One reply from each worker in `indices`; BrokenPoolError if one of them dies first."""
+        replies = {}
+        pending = {self._connections[i]: i for i in indices}
+        sentinels = {self._processes[i].sentinel: i for i in indices}
+        while pending:
+            ready = mp_connection.wait([*pending, *sentinels])
+            for handle in ready:
+                index = pending.pop(handle, None)
+                if index is not None:
+                    try:
+                        replies[index] = handle.recv()
+                    except (EOFError, OSError):
+                        raise self._died(index) from None
+            for handle in ready:
+                index = sentinels.pop(handle, None)
+                if index is not None and self._connections[index] in pending:
+                    raise self._died(index)
+        return [replies[i] for i in indices]
+
+    def _died(self, index):
+        process = self._processes[index]
+        process.join(_CLOSE_TIMEOUT)
+        return BrokenPoolError(
+            f"worker process {process.pid} died (exit code {process.exitcode})"
+        )
+
+    def terminate(self):
+        """Stop every worker now and mark the pool broken."""
+        self.broken = True
+        for process in self._processes:
+            process.terminate()
+        self._join()
+
+    def close(self):
+        """Ask the workers to exit, terminating any that don't within a short time."""
+        for connection in self._connections:
+            try:
+                connection.send(None)
+            except OSError:  # that worker is already gone
+                pass
+        self._join()
+
+    def _join(self):
+        for process in self._processes:
+            process.join(_CLOSE_TIMEOUT)
+            if process.is_alive():
+                process.kill()
+                process.join()
+        for connection in self._connections:
+            connection.close()
+        self._processes.clear()
+        self._connections.clear()
+
+
+def _drain(queue):
+    return [queue.popleft() for _ in range(len(queue))]

@@ -1,0 +1,5 @@
+"""Build configuration; metadata lives in pyproject.toml."""
+
+from setuptools import setup
+
+setup()
