@@ -1,6 +1,10 @@
+import functools
+
 import numpy as np
 import pytest
 
+import cydot
+import cydot._levels
 import mpdot
 
 START_METHODS = ["fork", "forkserver", "spawn"]
@@ -26,12 +30,40 @@ def pool(request, pools):
     return pools(request.param)
 
 
-@pytest.fixture(params=["mpdot.dot", *START_METHODS])
-def dot(request, pools):
-    """A matrix product under test: mpdot.dot or a Pool's dot under each start method."""
-    if request.param == "mpdot.dot":
-        return lambda a, b, **kwargs: mpdot.dot(a, b, nprocesses=2, **kwargs)
-    return pools(request.param).dot
+CYDOT_LEVELS = cydot._levels.runnable_levels()
+IMPLEMENTATIONS = [
+    "mpdot.dot",
+    *(f"mpdot.Pool-{method}" for method in START_METHODS),
+    *(f"cydot-{level}" for level in CYDOT_LEVELS),
+    "cydot-python-threads",
+]
+
+
+@pytest.fixture(params=IMPLEMENTATIONS)
+def dot(request, pools, monkeypatch):
+    """A matrix product under test, called as ``dot(a, b, out=None, kernel=None)``.
+
+    kernel=None is the implementation's fast default; every cydot level this CPU
+    runs is tested, and so is cydot's fallback to Python threads without OpenMP.
+    """
+    name = request.param
+    if name == "mpdot.dot":
+        implementation = functools.partial(mpdot.dot, nprocesses=2)
+    elif name.startswith("mpdot.Pool-"):
+        implementation = pools(name.removeprefix("mpdot.Pool-")).dot
+    else:
+        if name == "cydot-python-threads":
+            monkeypatch.setattr(cydot._api.kernels, "OPENMP", False)
+        else:
+            monkeypatch.setattr(cydot._api, "kernels", cydot._levels.load(name.removeprefix("cydot-")))
+        implementation = functools.partial(cydot.dot, nthreads=2)
+
+    def call(a, b, kernel=None, **kwargs):
+        if kernel is not None:
+            kwargs["kernel"] = kernel
+        return implementation(a, b, **kwargs)
+
+    return call
 
 
 def assert_matches_numpy(result, a, b):

@@ -1,0 +1,164 @@
+"""cydot.dot: a matrix product computed by Cython kernels on threads that release the GIL."""
+
+import contextlib
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from mpdot._operands import check_count, check_operands
+from mpdot._pool import available_cpus
+from mpdot._slices import slices
+
+from . import _levels
+
+KERNELS = ("blocked", "naive")
+kernels = _levels.load()
+
+# Splitting along k is for a small output and a long inner dimension (the
+# original answer's 50×100000 @ 100000×60): row blocks would each pack all of b.
+_K_SPLIT_MAX_OUTPUT = 2**16
+
+
+def dot(a, b, out=None, nthreads=None, kernel="blocked"):
+    """Matrix product of 2-D `a` and `b`, exactly as numpy.dot computes it, on `nthreads` threads.
+
+    kernel: ``"blocked"`` (packed panels and a register-tiled micro-kernel) or
+    ``"naive"`` (the textbook triple loop). `out`, if given, must be C-contiguous
+    with the result's shape and dtype; it may overlap `a` or `b`.
+    """
+    a, b, dtype = check_operands(a, b, out, kernel, KERNELS)
+    nthreads = available_cpus() if nthreads is None else check_count("nthreads", nthreads)
+    (m, k), n = a.shape, b.shape[1]
+    if m * n * k == 0:
+        result = np.zeros((m, n), dtype)
+    else:
+        computed = compute_dtype(dtype)
+        a = _operand(a, computed)
+        b = _operand(b, computed)
+        direct = out is not None and computed == dtype and not _overlaps(out, a, b)
+        result = out if direct else np.empty((m, n), computed)
+        if kernel == "blocked":
+            _blocked(a, b, result, nthreads)
+        else:
+            _naive(a, b, result, nthreads)
+        if computed != dtype:
+            result = result != 0 if dtype.kind == "b" else result.astype(dtype)
+    if out is None:
+        return result
+    if result is not out:
+        out[...] = result
+    return out
+
+
+def compute_dtype(dtype):
+    """The dtype the kernels compute a `dtype` result in: itself, or a wider native type.
+
+    Integer sums wrap around, so computing narrow integers in 32 bits and casting
+    back gives numpy's values; numpy itself sums float16 in float32; a boolean
+    product is true where the count of true terms is non-zero.
+    """
+    if dtype in kernels.TILES:
+        return dtype
+    if dtype.kind in "biu":
+        return np.dtype(np.int64 if dtype.itemsize == 8 else np.int32)
+    if dtype == np.float16:
+        return np.dtype(np.float32)
+    raise TypeError(f"cydot has no kernel for {dtype}")
+
+
+def _operand(array, dtype):
+    """`array` in `dtype` and native byte order, aligned, with strides in whole elements."""
+    array = array.astype(dtype, copy=False)
+    if not array.flags.aligned or any(stride % array.itemsize for stride in array.strides):
+        array = np.ascontiguousarray(array)
+    return array
+
+
+def _overlaps(out, *arrays):
+    return any(np.may_share_memory(out, array) for array in arrays)
+
+
+def _splits_along_k(m, k, n, nthreads):
+    return nthreads > 1 and (m < nthreads or (m * n <= _K_SPLIT_MAX_OUTPUT and k >= 4 * max(m, n)))
+
+
+def _blocked(a, b, c, nthreads):
+    (m, k), n = a.shape, b.shape[1]
+    if _splits_along_k(m, k, n, nthreads):
+        nparts = min(nthreads, k)
+        partials = np.empty((nparts, m, n), c.dtype)
+        with _workspace(nparts, kernels.workspace_bytes(c.dtype, n)) as workspace:
+            if kernels.OPENMP:
+                kernels.blocked_split_k(a, b, partials, workspace, nparts)
+            else:
+                _in_threads(
+                    (kernels.blocked_split_k, a[:, part], b[part], partials[i : i + 1], workspace[i : i + 1], 1)
+                    for i, part in enumerate(slices(k, nparts))
+                )
+        np.sum(partials, axis=0, out=c)
+    else:
+        nparts = min(nthreads, m)
+        with _workspace(nparts, kernels.workspace_bytes(c.dtype, n)) as workspace:
+            if kernels.OPENMP:
+                kernels.blocked_rows(a, b, c, workspace, nparts)
+            else:
+                _in_threads(
+                    (kernels.blocked_rows, a[part], b, c[part], workspace[i : i + 1], 1)
+                    for i, part in enumerate(slices(m, nparts))
+                )
+
+
+def _naive(a, b, c, nthreads):
+    nparts = min(nthreads, a.shape[0])
+    if kernels.OPENMP:
+        kernels.naive_rows(a, b, c, nparts)
+    else:
+        _in_threads((kernels.naive_rows, a[part], b, c[part], 1) for part in slices(a.shape[0], nparts))
+
+
+def _in_threads(calls):
+    """Run each ``(function, *args)`` on its own Python thread; the kernels release the GIL."""
+    calls = list(calls)
+    with ThreadPoolExecutor(len(calls)) as executor:
+        for future in [executor.submit(*call) for call in calls]:
+            future.result()
+
+
+_free_workspaces = []
+_free_workspaces_lock = threading.Lock()
+# Enough for the calls one process makes at once; beyond that the smallest go.
+_MAX_FREE_WORKSPACES = 4
+
+
+@contextlib.contextmanager
+def _workspace(nthreads, nbytes):
+    """Packing buffers, one row per thread, reused across calls but never by two at once."""
+    workspace = None
+    with _free_workspaces_lock:
+        for index, free in enumerate(_free_workspaces):
+            if free.shape[0] >= nthreads and free.shape[1] >= nbytes:
+                workspace = _free_workspaces.pop(index)
+                break
+    if workspace is None:
+        workspace = np.empty((nthreads, nbytes), np.uint8)
+    try:
+        yield workspace
+    finally:
+        with _free_workspaces_lock:
+            _free_workspaces.append(workspace)
+            _free_workspaces.sort(key=lambda free: free.size, reverse=True)
+            del _free_workspaces[_MAX_FREE_WORKSPACES:]
+
+
+def info():
+    """What cydot computes with here: instruction-set level, OpenMP, threads, micro-tiles."""
+    return {
+        "level": kernels.LEVEL,
+        "runnable_levels": _levels.runnable_levels(),
+        "built_levels": _levels.built_levels(),
+        "openmp": bool(kernels.OPENMP),
+        "nthreads": available_cpus(),
+        "tiles": {str(dtype): tile for dtype, tile in kernels.TILES.items()},
+        "blocks": kernels.BLOCKS,
+    }

@@ -1,0 +1,240 @@
+# cydot's kernels, compiled once per instruction-set level (see setup.py): each
+# _kernels_<level>.pyx includes this file, and the level's macros in
+# _microkernel.h choose its tile sizes. Everything runs without the GIL.
+
+from cython.parallel cimport prange
+from libc.stdint cimport int32_t, int64_t, uintptr_t
+
+import numpy as np
+
+cdef extern from "_microkernel.h" nogil:
+    const char *LEVEL_NAME "CYDOT_LEVEL_NAME"
+    enum:
+        KC "CYDOT_KC"
+        MC "CYDOT_MC"
+        NC "CYDOT_NC"
+        F64_MR "CYDOT_F64_MR"
+        F64_NR "CYDOT_F64_NR"
+        F32_MR "CYDOT_F32_MR"
+        F32_NR "CYDOT_F32_NR"
+        I64_MR "CYDOT_I64_MR"
+        I64_NR "CYDOT_I64_NR"
+        I32_MR "CYDOT_I32_MR"
+        I32_NR "CYDOT_I32_NR"
+        C128_MR "CYDOT_C128_MR"
+        C128_NR "CYDOT_C128_NR"
+        C64_MR "CYDOT_C64_MR"
+        C64_NR "CYDOT_C64_NR"
+        LD_MR "CYDOT_LD_MR"
+        LD_NR "CYDOT_LD_NR"
+        CLD_MR "CYDOT_CLD_MR"
+        CLD_NR "CYDOT_CLD_NR"
+    void micro_f64 "cydot_micro_f64"(ptrdiff_t, const void *, const void *, void *, ptrdiff_t, int, int, int)
+    void micro_f32 "cydot_micro_f32"(ptrdiff_t, const void *, const void *, void *, ptrdiff_t, int, int, int)
+    void micro_i64 "cydot_micro_i64"(ptrdiff_t, const void *, const void *, void *, ptrdiff_t, int, int, int)
+    void micro_i32 "cydot_micro_i32"(ptrdiff_t, const void *, const void *, void *, ptrdiff_t, int, int, int)
+    void micro_c128 "cydot_micro_c128"(ptrdiff_t, const void *, const void *, void *, ptrdiff_t, int, int, int)
+    void micro_c64 "cydot_micro_c64"(ptrdiff_t, const void *, const void *, void *, ptrdiff_t, int, int, int)
+    void micro_ld "cydot_micro_ld"(ptrdiff_t, const void *, const void *, void *, ptrdiff_t, int, int, int)
+    void micro_cld "cydot_micro_cld"(ptrdiff_t, const void *, const void *, void *, ptrdiff_t, int, int, int)
+
+ctypedef void (*micro_kernel_t)(ptrdiff_t kc, const void *packed_a, const void *packed_b,
+                                void *c, ptrdiff_t ldc, int mr, int nr, int accumulate) noexcept nogil
+
+cdef extern from *:
+    """
+    #ifdef _OPENMP
+    #define CYDOT_OPENMP 1
+    #else
+    #define CYDOT_OPENMP 0
+    #endif
+    """
+    const bint _OPENMP_ENABLED "CYDOT_OPENMP"
+
+ctypedef fused numeric:
+    float
+    double
+    float complex
+    double complex
+    int32_t
+    int64_t
+    long double
+    long double complex
+
+LEVEL = LEVEL_NAME.decode()
+OPENMP = _OPENMP_ENABLED
+# The dtypes computed natively, each with its micro-tile (MR rows, NR columns).
+TILES = {
+    np.dtype(np.float64): (F64_MR, F64_NR),
+    np.dtype(np.float32): (F32_MR, F32_NR),
+    np.dtype(np.complex128): (C128_MR, C128_NR),
+    np.dtype(np.complex64): (C64_MR, C64_NR),
+    np.dtype(np.int64): (I64_MR, I64_NR),
+    np.dtype(np.int32): (I32_MR, I32_NR),
+    np.dtype(np.longdouble): (LD_MR, LD_NR),
+    np.dtype(np.clongdouble): (CLD_MR, CLD_NR),
+}
+BLOCKS = {"KC": KC, "MC": MC, "NC": NC}
+# Packed blocks start on a cache line, so tiles load aligned.
+cdef Py_ssize_t ALIGNMENT = 64
+
+
+cdef struct Tiling:
+    int mr
+    int nr
+    micro_kernel_t micro_kernel
+
+
+cdef inline Tiling tiling(numeric *witness) noexcept nogil:
+    """The micro-tile and micro-kernel for `numeric` (the argument only selects the type)."""
+    cdef Tiling t
+    if numeric is double:
+        t.mr, t.nr, t.micro_kernel = F64_MR, F64_NR, micro_f64
+    elif numeric is float:
+        t.mr, t.nr, t.micro_kernel = F32_MR, F32_NR, micro_f32
+    elif numeric is int64_t:
+        t.mr, t.nr, t.micro_kernel = I64_MR, I64_NR, micro_i64
+    elif numeric is int32_t:
+        t.mr, t.nr, t.micro_kernel = I32_MR, I32_NR, micro_i32
+    elif numeric is "double complex":
+        t.mr, t.nr, t.micro_kernel = C128_MR, C128_NR, micro_c128
+    elif numeric is "float complex":
+        t.mr, t.nr, t.micro_kernel = C64_MR, C64_NR, micro_c64
+    elif numeric is "long double":
+        t.mr, t.nr, t.micro_kernel = LD_MR, LD_NR, micro_ld
+    else:
+        t.mr, t.nr, t.micro_kernel = CLD_MR, CLD_NR, micro_cld
+    return t
+
+
+def workspace_bytes(dtype, Py_ssize_t n):
+    """Bytes of packing space one thread needs for a product of `dtype` with `n` columns."""
+    mr, nr = TILES[dtype]
+    itemsize = dtype.itemsize
+    nc = min(NC, -(-n // nr) * nr)
+    return (MC * KC + KC * nc) * itemsize + 2 * ALIGNMENT
+
+
+cdef inline void *aligned(unsigned char *address) noexcept nogil:
+    return <void *>(address + (-<uintptr_t>address) % ALIGNMENT)
+
+
+cdef void pack_a(const numeric *a, Py_ssize_t rs, Py_ssize_t cs, Py_ssize_t mc, Py_ssize_t kc,
+                 int mr, numeric *packed) noexcept nogil:
+    """Copy an mc x kc block of A into micro-panels of mr rows, zero-padding the last."""
+    cdef Py_ssize_t tile, i0, i, p, rows
+    for tile in range((mc + mr - 1) // mr):
+        i0 = tile * mr
+        rows = min(mr, mc - i0)
+        for i in range(rows):
+            for p in range(kc):
+                packed[p * mr + i] = a[(i0 + i) * rs + p * cs]
+        for i in range(rows, mr):
+            for p in range(kc):
+                packed[p * mr + i] = 0
+        packed += mr * kc
+
+
+cdef void pack_b(const numeric *b, Py_ssize_t rs, Py_ssize_t cs, Py_ssize_t kc, Py_ssize_t nc,
+                 int nr, numeric *packed) noexcept nogil:
+    """Copy a kc x nc block of B into micro-panels of nr columns, zero-padding the last."""
+    cdef Py_ssize_t tile, j0, j, p, columns
+    for tile in range((nc + nr - 1) // nr):
+        j0 = tile * nr
+        columns = min(nr, nc - j0)
+        for p in range(kc):
+            for j in range(columns):
+                packed[p * nr + j] = b[p * rs + (j0 + j) * cs]
+            for j in range(columns, nr):
+                packed[p * nr + j] = 0
+        packed += nr * kc
+
+
+cdef void gemm(const numeric *a, Py_ssize_t a_rs, Py_ssize_t a_cs,
+               const numeric *b, Py_ssize_t b_rs, Py_ssize_t b_cs,
+               numeric *c, Py_ssize_t ldc, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
+               unsigned char *workspace) noexcept nogil:
+    """C = A·B on one thread, Goto-style: B blocks stay in L3, A blocks in L2, tiles in registers.
+
+    Strides are in elements; C is row-major with leading dimension ldc; k >= 1.
+    """
+    cdef Tiling t = tiling(c)
+    cdef numeric *packed_a = <numeric *>aligned(workspace)
+    cdef numeric *packed_b = <numeric *>aligned(<unsigned char *>(packed_a + MC * KC))
+    cdef Py_ssize_t jc, pc, ic, jr, ir, nc, kc, mc
+    jc = 0
+    while jc < n:
+        nc = min(NC, n - jc)
+        pc = 0
+        while pc < k:
+            kc = min(KC, k - pc)
+            pack_b(b + pc * b_rs + jc * b_cs, b_rs, b_cs, kc, nc, t.nr, packed_b)
+            ic = 0
+            while ic < m:
+                mc = min(MC, m - ic)
+                pack_a(a + ic * a_rs + pc * a_cs, a_rs, a_cs, mc, kc, t.mr, packed_a)
+                # jr outside ir: one micro-panel of B stays in L1 across the A block.
+                jr = 0
+                while jr < nc:
+                    ir = 0
+                    while ir < mc:
+                        t.micro_kernel(kc, packed_a + ir * kc, packed_b + jr * kc,
+                                       c + (ic + ir) * ldc + jc + jr, ldc,
+                                       min(t.mr, mc - ir), min(t.nr, nc - jr), pc > 0)
+                        ir += t.mr
+                    jr += t.nr
+                ic += MC
+            pc += KC
+        jc += NC
+
+
+cdef inline Py_ssize_t split_point(Py_ssize_t nitems, Py_ssize_t nparts, Py_ssize_t i) noexcept nogil:
+    """Start of part i when nitems are split into nparts balanced contiguous parts."""
+    return i * (nitems // nparts) + min(i, nitems % nparts)
+
+
+def blocked_rows(const numeric[:, :] a, const numeric[:, :] b, numeric[:, ::1] c,
+                 unsigned char[:, ::1] workspace, int nthreads):
+    """c = a @ b with the rows of c split across `nthreads` threads (one workspace row each)."""
+    cdef Py_ssize_t m = a.shape[0], k = a.shape[1], n = b.shape[1]
+    cdef Py_ssize_t item = sizeof(numeric)
+    cdef Py_ssize_t a_rs = a.strides[0] // item, a_cs = a.strides[1] // item
+    cdef Py_ssize_t b_rs = b.strides[0] // item, b_cs = b.strides[1] // item
+    cdef Py_ssize_t part, start, stop
+    with nogil:
+        for part in prange(nthreads, num_threads=nthreads, schedule="static"):
+            start = split_point(m, nthreads, part)
+            stop = split_point(m, nthreads, part + 1)
+            if stop > start:
+                gemm(&a[0, 0] + start * a_rs, a_rs, a_cs, &b[0, 0], b_rs, b_cs,
+                     &c[start, 0], n, stop - start, n, k, &workspace[part, 0])
+
+
+def blocked_split_k(const numeric[:, :] a, const numeric[:, :] b, numeric[:, :, ::1] partials,
+                    unsigned char[:, ::1] workspace, int nthreads):
+    """partials[t] = a[:, kt] @ b[kt, :] for `nthreads` balanced slices kt of the inner dimension."""
+    cdef Py_ssize_t m = a.shape[0], k = a.shape[1], n = b.shape[1]
+    cdef Py_ssize_t item = sizeof(numeric)
+    cdef Py_ssize_t a_rs = a.strides[0] // item, a_cs = a.strides[1] // item
+    cdef Py_ssize_t b_rs = b.strides[0] // item, b_cs = b.strides[1] // item
+    cdef Py_ssize_t part, start, stop
+    with nogil:
+        for part in prange(nthreads, num_threads=nthreads, schedule="static"):
+            start = split_point(k, nthreads, part)
+            stop = split_point(k, nthreads, part + 1)
+            gemm(&a[0, 0] + start * a_cs, a_rs, a_cs, &b[0, 0] + start * b_rs, b_rs, b_cs,
+                 &partials[part, 0, 0], n, m, n, stop - start, &workspace[part, 0])
+
+
+def naive_rows(const numeric[:, :] a, const numeric[:, :] b, numeric[:, ::1] c, int nthreads):
+    """c = a @ b by the textbook triple loop: each element the dot of a row of a and a column of b."""
+    cdef Py_ssize_t m = a.shape[0], k = a.shape[1], n = b.shape[1]
+    cdef Py_ssize_t i, j, p
+    cdef numeric total
+    with nogil:
+        for i in prange(m, num_threads=nthreads, schedule="static"):
+            for j in range(n):
+                total = 0
+                for p in range(k):
+                    total = total + a[i, p] * b[p, j]
+                c[i, j] = total

@@ -1,0 +1,68 @@
+"""cydot specifics: instruction-set levels, info(), threads without the GIL."""
+
+import os
+import subprocess
+import sys
+import threading
+
+import numpy as np
+import pytest
+
+import cydot
+import cydot._levels
+
+
+def test_info_reports_level_openmp_and_threads():
+    info = cydot.info()
+    assert info["level"] == info["runnable_levels"][0]
+    assert set(info["runnable_levels"]) <= set(info["built_levels"])
+    assert isinstance(info["openmp"], bool)
+    assert info["nthreads"] >= 1
+    assert info["tiles"]["float64"][0] >= 1
+
+
+def test_every_level_is_built_for_x86_64():
+    if os.uname().machine != "x86_64":
+        pytest.skip("the x86-64 levels are built only on x86-64")
+    assert cydot.info()["built_levels"] == list(cydot._levels.LEVELS)
+
+
+def run_with_level(level):
+    return subprocess.run(
+        [sys.executable, "-c", "import cydot; print(cydot.info()['level'])"],
+        env={**os.environ, "CYDOT_LEVEL": level},
+        capture_output=True,
+        text=True,
+    )
+
+
+@pytest.mark.parametrize("level", cydot._levels.runnable_levels())
+def test_environment_variable_forces_a_level(level):
+    completed = run_with_level(level)
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.strip() == level
+
+
+def test_environment_variable_rejects_an_unknown_level():
+    completed = run_with_level("x86-64-v9")
+    assert completed.returncode != 0
+    assert "CYDOT_LEVEL must be one of" in completed.stderr
+
+
+def test_kernels_release_the_gil():
+    a = np.random.default_rng(0).random((700, 700))
+    computing = threading.Thread(target=cydot.dot, args=(a, a), kwargs=dict(nthreads=1, kernel="naive"))
+    steps_while_computing = 0
+    computing.start()
+    while computing.is_alive():
+        steps_while_computing += 1
+    computing.join()
+    # Had the kernel held the GIL, this loop could only have run before or after it.
+    assert steps_while_computing > 1000
+
+
+@pytest.mark.parametrize("nthreads", [1, 2, 3, 64])
+def test_any_thread_count_gives_numpys_result(nthreads):
+    rng = np.random.default_rng(1)
+    a, b = rng.random((37, 300)), rng.random((300, 29))
+    np.testing.assert_allclose(cydot.dot(a, b, nthreads=nthreads), a @ b, rtol=1e-12)
