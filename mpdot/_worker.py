@@ -1,5 +1,6 @@
 """The loop each worker process runs: compute the blocks the parent asks for, in shared memory."""
 
+import os
 import signal
 
 from threadpoolctl import threadpool_limits
@@ -8,13 +9,16 @@ from ._kernels import KERNELS
 from ._shared import AttachedSegments
 
 
-def serve(connection):
+def serve(connection, inherited_fds):
     """Answer block requests on `connection` until it closes or a ``None`` request arrives.
 
     A request is ``(kernel, a, b, out, forget)``: three shared-array descriptions
     and the names of segments the parent has unlinked. The reply is ``None`` on
-    success or the exception the kernel raised.
+    success or the exception the kernel raised. `inherited_fds` are the parent's
+    pipe ends a forked worker must close so that the parent's death reaches it.
     """
+    for fd in inherited_fds:
+        os.close(fd)
     # Ctrl-C reaches the whole process group; the parent decides what stops.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # Each worker gets one core's share; BLAS threads on top would oversubscribe.

@@ -64,10 +64,14 @@ class Workers:
         # started now, the tracker is inherited by every worker instead of each
         # forked worker starting its own (which would unlink the parent's segments).
         resource_tracker.ensure_running()
+        forked = self._context.get_start_method() == "fork"
         for _ in range(self._count):
             parent_end, worker_end = self._context.Pipe()
+            # A forked worker inherits the parent's end of every pipe; it must
+            # close them, or no worker sees end-of-file when the parent dies.
+            inherited = [c.fileno() for c in (*self._connections, parent_end)] if forked else []
             process = self._context.Process(
-                target=serve, args=(worker_end,), name="mpdot-worker", daemon=True
+                target=serve, args=(worker_end, inherited), name="mpdot-worker", daemon=True
             )
             process.start()
             worker_end.close()

@@ -151,6 +151,21 @@ def test_nothing_left_after_many_calls_close_and_exit(start_method):
     assert shm_segments() - before == set()
 
 
+@pytest.mark.parametrize("start_method", ["fork", "forkserver", "spawn"])
+@pytest.mark.parametrize("exit_call", ["os._exit(0)", "os.kill(os.getpid(), 9)"])
+def test_workers_exit_when_the_parent_dies_without_cleaning_up(start_method, exit_call):
+    process = run_script(
+        f"""
+        pool = mpdot.Pool(2, start_method={start_method!r})
+        pool.dot(mpdot.asarray(np.ones((40, 30))), np.ones((30, 20)))
+        print(*[p.pid for p in pool._workers._processes], flush=True)
+        {exit_call}
+        """
+    )
+    stdout, _ = process.communicate(timeout=60)
+    assert_gone(int(pid) for pid in stdout.split())
+
+
 def test_ctrl_c_mid_call_leaves_no_worker_and_no_segment():
     before = shm_segments()
     process = run_script(
