@@ -1,12 +1,31 @@
-# Each target sets up what it needs in .venv, so a fresh clone runs either one directly.
+# Each target sets up what it needs in .venv, so a fresh clone runs any of them directly.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+ASV := $(BIN)/python -m asv
 
-.PHONY: test install
+# Commits to benchmark (an asv range; commits with results already are skipped).
+COMMITS ?= HEAD~3..HEAD
+# The regression gate: compare HEAD against BASE; fail if a benchmark got FACTOR times slower.
+BASE ?= main
+FACTOR ?= 1.3
 
-test: install
+.PHONY: test bench preview compare install browser
+
+test: install browser
 	$(BIN)/python -m pytest
+
+bench: install
+	$(ASV) machine --yes
+	$(ASV) run --skip-existing-commits --show-stderr $(COMMITS); status=$$?; \
+	$(ASV) publish && $(BIN)/python tools/offline_dashboard.py .asv/html && exit $$status
+
+preview:
+	$(BIN)/python -m http.server --bind 127.0.0.1 --directory .asv/html 8080
+
+compare: install
+	$(ASV) machine --yes
+	$(ASV) continuous --factor $(FACTOR) --show-stderr $(BASE) HEAD
 
 install: $(VENV)/.created
 	$(BIN)/python -m pip install --quiet --no-build-isolation --editable '.[test]'
@@ -15,3 +34,8 @@ $(VENV)/.created:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip setuptools wheel 'Cython>=3' 'numpy>=1.25'
 	touch $@
+
+# Headless Chromium for the dashboard test (Debian's package; needs root).
+browser:
+	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; } \
+	    || echo "could not install chromium: the dashboard test will be skipped"

@@ -1,0 +1,271 @@
+"""What every benchmark shares: named shapes, cached inputs, the contenders, and measuring helpers.
+
+numpy.dot, with as many BLAS threads as the contender has workers, is the
+baseline in every comparison.
+"""
+
+import functools
+import importlib
+import os
+import statistics
+import threading
+import timeit
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+try:
+    from asv_runner.benchmarks.mark import SkipNotImplemented
+except ImportError:
+    SkipNotImplemented = NotImplementedError
+
+
+def safe_import(name):
+    """The module, or None on commits from before it existed (params must not depend on it)."""
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        return None
+
+
+mpdot = safe_import("mpdot")
+mpdot_pool = safe_import("mpdot._pool")
+cydot = safe_import("cydot")
+
+# (m, k, n): a is m×k and b is k×n.
+SHAPES = {
+    "original_50x100000x60": (50, 100_000, 60),
+    "square_64": (64, 64, 64),
+    "square_256": (256, 256, 256),
+    "square_1000": (1000, 1000, 1000),
+    "square_2000": (2000, 2000, 2000),
+    "tall_skinny_20000x256x32": (20_000, 256, 32),
+}
+def cpu_count():
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+
+
+# 1, 2 and all CPUs. Results are kept per machine, so "all" may differ between
+# machines; on a 2-core one it would only repeat the 2 case.
+WORKERS = sorted({1, 2, cpu_count()})
+DTYPES = ["float32", "float64"]
+
+# The naive kernels take seconds beyond this: they are measured on small shapes,
+# in float64 as the original answer was.
+NAIVE_MAX_FLOPS = 10**9
+
+
+def flops(shape):
+    m, k, n = SHAPES[shape]
+    return 2 * m * k * n
+
+
+@functools.lru_cache(maxsize=4)
+def operands(shape, dtype):
+    """Fixed-seed random a and b for a named shape."""
+    m, k, n = SHAPES[shape]
+    rng = np.random.default_rng(20261125)
+    return rng.random((m, k), dtype=dtype), rng.random((k, n), dtype=dtype)
+
+
+class Contender:
+    """One way of computing a @ b, set up outside the timed region; calling it computes once.
+
+    Worker pools it starts are closed when it is collected or at exit.
+    """
+
+    def __init__(self, shape, workers, dtype):
+        self.a, self.b = operands(shape, dtype)
+
+
+class NumpyDot(Contender):
+    """numpy.dot with `workers` BLAS threads."""
+
+    def __init__(self, shape, workers, dtype):
+        super().__init__(shape, workers, dtype)
+        self.out = np.empty((self.a.shape[0], self.b.shape[1]), dtype)
+        threadpool_limits(workers, user_api="blas")
+
+    def __call__(self):
+        np.dot(self.a, self.b, out=self.out)
+
+
+class MpdotPersistent(Contender):
+    """A persistent mpdot.Pool with `workers` processes, started before timing."""
+
+    def __init__(self, shape, workers, dtype):
+        super().__init__(shape, workers, dtype)
+        require(mpdot)
+        self.pool = mpdot.Pool(workers)
+
+
+class MpdotShared(MpdotPersistent):
+    """Inputs and out already in shared memory: nothing is copied."""
+
+    def __init__(self, shape, workers, dtype):
+        super().__init__(shape, workers, dtype)
+        self.a, self.b = mpdot.asarray(self.a), mpdot.asarray(self.b)
+        self.out = mpdot.empty((self.a.shape[0], self.b.shape[1]), dtype)
+        self()  # start the workers and map the segments
+
+    def __call__(self):
+        self.pool.dot(self.a, self.b, out=self.out)
+
+
+class MpdotCopied(MpdotPersistent):
+    """Plain numpy inputs, copied into the pool's shared buffers on every call."""
+
+    def __init__(self, shape, workers, dtype):
+        super().__init__(shape, workers, dtype)
+        self()  # start the workers and allocate the buffers
+
+    def __call__(self):
+        self.pool.dot(self.a, self.b)
+
+
+class MpdotPoolPerCall(Contender):
+    """The original answer's style: a new fork pool for every call, BLAS kernel."""
+
+    kernel = "blas"
+
+    def __init__(self, shape, workers, dtype):
+        super().__init__(shape, workers, dtype)
+        require(mpdot)
+        self.workers = workers
+
+    def __call__(self):
+        with mpdot.Pool(self.workers, start_method="fork") as pool:
+            pool.dot(self.a, self.b, kernel=self.kernel)
+
+
+class MpdotNaive(MpdotPoolPerCall):
+    """The original answer's design: a pool per call and its per-column multiply-and-sum."""
+
+    kernel = "naive"
+
+
+class CydotBlocked(Contender):
+    """cydot's blocked kernel on `workers` threads."""
+
+    kernel = "blocked"
+
+    def __init__(self, shape, workers, dtype):
+        super().__init__(shape, workers, dtype)
+        require(cydot)
+        self.out = np.empty((self.a.shape[0], self.b.shape[1]), dtype)
+        self.workers = workers
+
+    def __call__(self):
+        cydot.dot(self.a, self.b, out=self.out, nthreads=self.workers, kernel=self.kernel)
+
+
+class CydotNaive(CydotBlocked):
+    """cydot's textbook triple loop on `workers` threads."""
+
+    kernel = "naive"
+
+
+CONTENDERS = {
+    "numpy.dot": NumpyDot,
+    "mpdot_shared": MpdotShared,
+    "mpdot_copied": MpdotCopied,
+    "mpdot_pool_per_call": MpdotPoolPerCall,
+    "mpdot_naive": MpdotNaive,
+    "cydot_blocked": CydotBlocked,
+    "cydot_naive": CydotNaive,
+}
+NAIVE = {"mpdot_naive", "cydot_naive"}
+
+
+def require(module):
+    if module is None:
+        raise SkipNotImplemented("not in this commit")
+
+
+# asv_runner >= 0.3 re-runs setup() before every timed call: caching keeps that
+# cheap and the contender warm (a benchmark process runs one parameter set, and
+# a speed-up comparison needs two contenders).
+@functools.lru_cache(maxsize=2)
+def contender(name, shape, workers, dtype):
+    """Set up `name` for these parameters, or skip combinations that make no sense or take minutes."""
+    if name in NAIVE and (flops(shape) > NAIVE_MAX_FLOPS or dtype != "float64"):
+        raise SkipNotImplemented("the naive kernels are measured on small float64 products")
+    return CONTENDERS[name](shape, workers, dtype)
+
+
+def median_seconds(function, budget=0.15, at_least=3, at_most=25):
+    """Median wall time of `function()`, repeated within about `budget` seconds."""
+    times = [_timed(function)]
+    while len(times) < at_least or (len(times) < at_most and sum(times) < budget):
+        times.append(_timed(function))
+    return statistics.median(times)
+
+
+def interleaved_speedup(function, baseline, budget=0.3, at_least=3, at_most=25):
+    """Median over alternating calls of baseline time / function time: drift hits both alike."""
+    ratios, spent = [], 0.0
+    while len(ratios) < at_least or (len(ratios) < at_most and spent < budget):
+        baseline_time, function_time = _timed(baseline), _timed(function)
+        ratios.append(baseline_time / function_time)
+        spent += baseline_time + function_time
+    return statistics.median(ratios)
+
+
+def _timed(function):
+    start = timeit.default_timer()
+    function()
+    return timeit.default_timer() - start
+
+
+def peak_memory_during(function, interval=0.001):
+    """Peak proportional set size (bytes) of this process and its children while `function` runs.
+
+    PSS splits each shared page among the processes mapping it, so shared-memory
+    inputs are counted once, not once per worker. Sampled every `interval` s.
+    """
+    peak = _total_pss()
+    done = threading.Event()
+
+    def sample():
+        nonlocal peak
+        while not done.wait(interval):
+            peak = max(peak, _total_pss())
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    try:
+        function()
+    finally:
+        done.set()
+        sampler.join()
+    return max(peak, _total_pss())
+
+
+def _total_pss():
+    total = 0
+    for pid in [os.getpid(), *_children(os.getpid())]:
+        try:
+            with open(f"/proc/{pid}/smaps_rollup") as rollup:
+                for line in rollup:
+                    if line.startswith("Pss:"):
+                        total += int(line.split()[1]) * 1024
+                        break
+        except (FileNotFoundError, ProcessLookupError):  # a worker that just exited
+            pass
+    return total
+
+
+def _children(pid):
+    """Every descendant of `pid` (forkserver workers are grandchildren)."""
+    children = []
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except FileNotFoundError:  # it just exited
+        return []
+    for task in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{task}/children") as file:
+                children += [int(child) for child in file.read().split()]
+        except FileNotFoundError:  # a thread that just ended
+            pass
+    return children + [grandchild for child in children for grandchild in _children(child)]

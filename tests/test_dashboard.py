@@ -1,0 +1,115 @@
+"""The published dashboard renders its graphs in a real browser with no internet access."""
+
+import functools
+import http.server
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCHMARK = "bench_pool.PoolStart.time_start_compute_close"
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--window-size=1400,1000",
+    "--virtual-time-budget=15000",
+]
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    path = shutil.which("chromium")
+    if path is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is missing: `make test` installs Debian's chromium package")
+        pytest.skip("chromium is not installed (Debian package chromium)")
+    return path
+
+
+@pytest.fixture(scope="module")
+def dashboard(tmp_path_factory):
+    """A dashboard published from a quick run of a few benchmarks on the current commit."""
+    folder = tmp_path_factory.mktemp("asv")
+    config = json.loads(_strip_comments((ROOT / "asv.conf.json").read_text()))
+    config.update(
+        repo=str(ROOT),
+        benchmark_dir=str(ROOT / "benchmarks"),
+        env_dir=str(folder / "env"),
+        results_dir=str(folder / "results"),
+        html_dir=str(folder / "html"),
+    )
+    config_path = folder / "asv.conf.json"
+    config_path.write_text(json.dumps(config))
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True)
+
+    def asv(*arguments):
+        subprocess.run(
+            [sys.executable, "-m", "asv", *arguments, "--config", str(config_path)],
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+        )
+
+    subprocess.run([sys.executable, "-m", "asv", "machine", "--yes"], check=True, capture_output=True)
+    asv("run", "--python=same", "--quick", "--bench", "PoolStart", "--set-commit-hash", head.stdout.strip())
+    asv("publish")
+    subprocess.run([sys.executable, str(ROOT / "tools" / "offline_dashboard.py"), str(folder / "html")], check=True)
+    return folder / "html"
+
+
+@pytest.fixture(scope="module")
+def served(dashboard):
+    """The dashboard's address on loopback."""
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(dashboard))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+
+
+def _strip_comments(text):
+    return "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("//"))
+
+
+def render(chromium, url, tmp_path, *extra):
+    completed = subprocess.run(
+        [chromium, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}", *extra, url],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert completed.returncode == 0, completed.stderr
+    return completed.stdout
+
+
+def test_no_page_loads_anything_from_the_network(dashboard):
+    for page in dashboard.glob("*.html"):
+        assert "https://cdn" not in page.read_text() and "code.jquery.com" not in page.read_text()
+
+
+def test_benchmark_graph_renders_offline(chromium, served, tmp_path):
+    dom = render(chromium, f"{served}#{BENCHMARK}", tmp_path, "--dump-dom")
+    assert "failed to load" not in dom
+    assert 'class="flot-base"' in dom  # flot drew the graph's canvas
+    screenshot = ROOT / ".asv" / "dashboard-screenshot.png"
+    screenshot.parent.mkdir(exist_ok=True)
+    render(chromium, f"{served}#{BENCHMARK}", tmp_path, f"--screenshot={screenshot}")
+    assert screenshot.stat().st_size > 10_000
+
+
+def test_commit_links_lead_to_commit_pages(dashboard):
+    index = json.loads((dashboard / "index.json").read_text())
+    for commit in index["revision_to_hash"].values():
+        assert "Author:" in (dashboard / "commits" / commit / "index.html").read_text()
