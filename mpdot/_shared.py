@@ -12,6 +12,10 @@ import numpy as np
 # workers to unmap it (an unlinked segment lives while any process maps it).
 release_listeners = weakref.WeakSet()
 
+# Plain arrays that workers forked during a call find in their copy-on-write
+# image of the parent, by id: no copy into shared memory. Valid for that call.
+inherited = {}
+
 
 class SharedSegment:
     """A shared-memory block that numpy can view; unlinked when the last view is collected.
@@ -80,10 +84,14 @@ def segment_of(array):
 
 
 def describe(array):
-    """What a worker needs to rebuild a view of shared `array`: a small picklable tuple."""
+    """What a worker needs to find `array` (shared or inherited): a small picklable tuple."""
     segment = segment_of(array)
+    if segment is None:
+        if id(array) not in inherited:
+            raise ValueError("a worker can only read arrays in shared memory or inherited by fork")
+        return "inherited", id(array)
     offset = array.__array_interface__["data"][0] - segment.address
-    return segment.name, offset, array.shape, array.strides, array.dtype.str
+    return "shared", segment.name, offset, array.shape, array.strides, array.dtype.str
 
 
 class AttachedSegments:
@@ -93,7 +101,9 @@ class AttachedSegments:
         self._memories = {}
 
     def view(self, description):
-        name, offset, shape, strides, dtype = description
+        if description[0] == "inherited":
+            return inherited[description[1]]
+        _, name, offset, shape, strides, dtype = description
         memory = self._memories.get(name)
         if memory is None:
             memory = self._memories[name] = _attach(name)

@@ -6,7 +6,7 @@ import signal
 from threadpoolctl import threadpool_limits
 
 from ._kernels import KERNELS
-from ._shared import AttachedSegments
+from ._shared import AttachedSegments, inherited
 
 
 def serve(connection, inherited_fds):
@@ -40,4 +40,5 @@ def serve(connection, inherited_fds):
             connection.send(error)
         else:
             connection.send(None)
+        inherited.clear()  # only the call that forked this worker used them
     segments.close()

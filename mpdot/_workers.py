@@ -4,7 +4,7 @@ import collections
 from multiprocessing import connection as mp_connection
 from multiprocessing import resource_tracker
 
-from ._shared import describe, release_listeners
+from ._shared import describe, inherited, release_listeners, segment_of
 from ._worker import serve
 
 # How long close() lets a worker finish before terminating it.
@@ -36,12 +36,22 @@ class Workers:
         for names in self._unlinked:
             names.append(name)
 
+    @property
+    def started(self):
+        return bool(self._processes)
+
     def run(self, kernel, blocks):
-        """Compute ``out = a @ b`` for each ``(a, b, out)`` block of shared arrays, one per worker."""
+        """Compute ``out = a @ b`` for each ``(a, b, out)`` block, one per worker.
+
+        The arrays live in shared memory, except that the call which forks the
+        workers may pass plain arrays: the workers inherit them.
+        """
         if self.broken:
             raise BrokenPoolError("a worker died or a call was interrupted; create a new Pool")
         try:
-            if not self._processes:
+            if not self.started:
+                if self._context.get_start_method() == "fork":
+                    inherited.update((id(x), x) for block in blocks for x in block if segment_of(x) is None)
                 self._start()
             for index, (a, b, out) in enumerate(blocks):
                 forget = _drain(self._unlinked[index])
@@ -55,6 +65,8 @@ class Workers:
             # Replies may still be on their way: the pipes can't be trusted again.
             self.terminate()
             raise
+        finally:
+            inherited.clear()
         for error in replies:
             if error is not None:
                 raise error

@@ -165,6 +165,16 @@ def test_small_products_run_in_the_caller(monkeypatch):
         assert pool._workers._processes == []
 
 
+def test_forked_workers_inherit_the_first_calls_inputs():
+    a, b = operands(40, 30, 20)
+    with mpdot.Pool(2, start_method="fork") as pool:
+        assert_matches_numpy(pool.dot(a, b), a, b)
+        assert "a" not in pool._staging and "b" not in pool._staging  # nothing copied
+        a2, b2 = operands(40, 30, 20, np.float32)
+        assert_matches_numpy(pool.dot(a2, b2), a2, b2)  # later calls go through shared memory
+        assert "a" in pool._staging
+
+
 def test_repeated_calls_reuse_the_workers(pool):
     pids = None
     for seed in range(5):
