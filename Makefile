@@ -25,7 +25,7 @@ preview:
 
 compare: install
 	$(ASV) machine --yes
-	$(ASV) continuous --factor $(FACTOR) --show-stderr $(BASE) HEAD
+	$(ASV) continuous --factor $(FACTOR) --bench time_ --show-stderr $(BASE) HEAD
 
 install: $(VENV)/.created
 	$(BIN)/python -m pip install --quiet --no-build-isolation --editable '.[test]'
