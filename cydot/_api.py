@@ -71,7 +71,7 @@ def _operand(array, dtype):
     """`array` in `dtype` and native byte order, aligned, with strides in whole elements."""
     array = array.astype(dtype, copy=False)
     if not array.flags.aligned or any(stride % array.itemsize for stride in array.strides):
-        array = np.ascontiguousarray(array)
+        array = array.copy()  # ascontiguousarray would keep a contiguous, misaligned array
     return array
 
 

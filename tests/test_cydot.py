@@ -61,6 +61,13 @@ def test_kernels_release_the_gil():
     assert steps_while_computing > 1000
 
 
+def test_misaligned_operands_reach_the_kernels_aligned():
+    raw = np.zeros(8 * 30 + 1, np.uint8)
+    misaligned = np.frombuffer(raw.data, np.float64, count=30, offset=1).reshape(5, 6)
+    assert not misaligned.flags.aligned
+    assert cydot._api._operand(misaligned, np.dtype(np.float64)).flags.aligned
+
+
 @pytest.mark.parametrize("nthreads", [1, 2, 3, 64])
 def test_any_thread_count_gives_numpys_result(nthreads):
     rng = np.random.default_rng(1)

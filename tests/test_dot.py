@@ -151,7 +151,6 @@ def test_unaligned_operands(dot):
     a, b = operands(5, 6, 7)
     raw = np.zeros(a.nbytes + 1, np.uint8)
     unaligned = np.frombuffer(raw.data, a.dtype, count=a.size, offset=1).reshape(a.shape)
-    unaligned.flags.writeable  # a view of writable memory, unaligned by one byte
     np.copyto(unaligned, a)
     assert not unaligned.flags.aligned
     assert_matches_numpy(dot(unaligned, b), a, b)
