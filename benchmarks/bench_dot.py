@@ -43,7 +43,13 @@ class Throughput(_Product):
 
 
 class SpeedupOverNumpy(_Product):
-    """numpy.dot time / contender time, timed alternately in one process (> 1: faster)."""
+    """numpy.dot time / contender time, timed alternately in one process (> 1: faster).
+
+    Caveat: OpenBLAS's helper threads keep spinning for a while after each
+    baseline call and slow the contender's next call when workers fill every
+    core (2 workers on 2 CPUs: mpdot 0.49 here against 0.96 from time_dot at
+    1000³). Drift cancels, but for that case compare time_dot instead.
+    """
 
     def setup(self, shape, workers, dtype, implementation):
         if implementation == "numpy.dot":
