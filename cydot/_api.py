@@ -6,7 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from mpdot._operands import check_count, check_operands
+from mpdot._operands import check_count, check_operands, overlaps
 from mpdot._pool import available_cpus
 from mpdot._slices import slices
 
@@ -36,7 +36,7 @@ def dot(a, b, out=None, nthreads=None, kernel="blocked"):
         computed = compute_dtype(dtype)
         a = _operand(a, computed)
         b = _operand(b, computed)
-        direct = out is not None and computed == dtype and not _overlaps(out, a, b)
+        direct = out is not None and computed == dtype and not overlaps(out, a, b)
         result = out if direct else np.empty((m, n), computed)
         if kernel == "blocked":
             _blocked(a, b, result, nthreads)
@@ -73,10 +73,6 @@ def _operand(array, dtype):
     if not array.flags.aligned or any(stride % array.itemsize for stride in array.strides):
         array = array.copy()  # ascontiguousarray would keep a contiguous, misaligned array
     return array
-
-
-def _overlaps(out, *arrays):
-    return any(np.may_share_memory(out, array) for array in arrays)
 
 
 def _splits_along_k(m, k, n, nthreads):

@@ -55,3 +55,8 @@ def check_count(name, count):
     if isinstance(count, bool) or not isinstance(count, (int, np.integer)) or count < 1:
         raise ValueError(f"{name} must be a positive integer, got {count!r}")
     return int(count)
+
+
+def overlaps(out, *arrays):
+    """Whether `out` may share memory with any of `arrays` (then results go through a copy)."""
+    return any(np.may_share_memory(out, array) for array in arrays)

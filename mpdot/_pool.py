@@ -8,7 +8,7 @@ import weakref
 import numpy as np
 
 from ._kernels import KERNELS
-from ._operands import check_count, check_operands
+from ._operands import check_count, check_operands, overlaps
 from ._shared import SharedSegment, segment_of
 from ._slices import slices
 from ._workers import Workers
@@ -96,7 +96,7 @@ class Pool:
 
     def _dot_on_workers(self, a, b, out, dtype, kernel):
         (m, k), n = a.shape, b.shape[1]
-        if self.start_method == "fork" and not self._workers.started:
+        if self._workers.fork_on_next_run:
             # The workers fork now and inherit the operands copy-on-write.
             a, b = a.astype(dtype, copy=False), b.astype(dtype, copy=False)
         else:
@@ -105,7 +105,7 @@ class Pool:
         # Without a usable `out`, the workers write into a reused buffer whose
         # pages are already mapped: faulting in a new segment costs more than
         # copying the result out of it (17 ms against 1.4 ms at 2000²).
-        if out is not None and segment_of(out) is not None and not _overlaps(out, a, b):
+        if out is not None and segment_of(out) is not None and not overlaps(out, a, b):
             target = out
         else:
             target = self._staging_array("out", (m, n), dtype)
@@ -148,17 +148,13 @@ class Pool:
 def dot_in_caller(a, b, out, dtype, kernel):
     """Compute the whole product in this process (small products, or no workers)."""
     shape = (a.shape[0], b.shape[1])
-    target = np.empty(shape, dtype) if out is None or _overlaps(out, a, b) else out
+    target = np.empty(shape, dtype) if out is None or overlaps(out, a, b) else out
     KERNELS[kernel](a.astype(dtype, copy=False), b.astype(dtype, copy=False), target)
     if out is None:
         return target
     if target is not out:
         out[...] = target
     return out
-
-
-def _overlaps(out, *arrays):
-    return any(np.may_share_memory(out, array) for array in arrays)
 
 
 def _splits_along_k(m, k, n, dtype, nprocesses):

@@ -24,6 +24,7 @@ class Workers:
 
     def __init__(self, context, count):
         self._context = context
+        self._forks = context.get_start_method() == "fork"
         self._count = count
         self._processes = []
         self._connections = []
@@ -40,6 +41,11 @@ class Workers:
     def started(self):
         return bool(self._processes)
 
+    @property
+    def fork_on_next_run(self):
+        """Whether the next run forks the workers, which then inherit its plain arrays."""
+        return self._forks and not self.started
+
     def run(self, kernel, blocks):
         """Compute ``out = a @ b`` for each ``(a, b, out)`` block, one per worker.
 
@@ -50,7 +56,7 @@ class Workers:
             raise BrokenPoolError("a worker died or a call was interrupted; create a new Pool")
         try:
             if not self.started:
-                if self._context.get_start_method() == "fork":
+                if self._forks:
                     inherited.update((id(x), x) for block in blocks for x in block if segment_of(x) is None)
                 self._start()
             for index, (a, b, out) in enumerate(blocks):
@@ -76,14 +82,13 @@ class Workers:
         # started now, the tracker is inherited by every worker instead of each
         # forked worker starting its own (which would unlink the parent's segments).
         resource_tracker.ensure_running()
-        forked = self._context.get_start_method() == "fork"
         for _ in range(self._count):
             parent_end, worker_end = self._context.Pipe()
             # A forked worker inherits the parent's end of every pipe; it must
             # close them, or no worker sees end-of-file when the parent dies.
-            inherited = [c.fileno() for c in (*self._connections, parent_end)] if forked else []
+            parent_fds = [c.fileno() for c in (*self._connections, parent_end)] if self._forks else []
             process = self._context.Process(
-                target=serve, args=(worker_end, inherited), name="mpdot-worker", daemon=True
+                target=serve, args=(worker_end, parent_fds), name="mpdot-worker", daemon=True
             )
             process.start()
             worker_end.close()
