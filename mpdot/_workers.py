@@ -5,7 +5,7 @@ from multiprocessing import connection as mp_connection
 from multiprocessing import resource_tracker
 
 from ._shared import describe, inherited, release_listeners, segment_of
-from ._worker import serve
+from ._worker import blas_controller, serve
 
 # How long close() lets a worker finish before terminating it.
 _CLOSE_TIMEOUT = 2.0
@@ -82,6 +82,8 @@ class Workers:
         # started now, the tracker is inherited by every worker instead of each
         # forked worker starting its own (which would unlink the parent's segments).
         resource_tracker.ensure_running()
+        if self._forks:
+            blas_controller()
         for _ in range(self._count):
             parent_end, worker_end = self._context.Pipe()
             # A forked worker inherits the parent's end of every pipe; it must
@@ -94,7 +96,6 @@ class Workers:
             worker_end.close()
             self._processes.append(process)
             self._connections.append(parent_end)
-        self._gather(range(self._count))
 
     def _gather(self, indices):
         """One reply from each worker in `indices`; BrokenPoolError if one of them dies first."""
