@@ -102,6 +102,14 @@ class Pool:
         else:
             a = self._shared_operand("a", a, dtype)
             b = self._shared_operand("b", b, dtype)
+        if _splits_along_k(m, k, n, dtype, self.nprocesses):
+            parts = slices(k, self.nprocesses)
+            partials = self._staging_array("partials", (len(parts), m, n), dtype)
+            self._workers.run(
+                kernel, [(a[:, part], b[part], partial) for part, partial in zip(parts, partials)]
+            )
+            # The operands are no longer read: `out` may overlap them.
+            return np.sum(partials, axis=0, out=out)
         # Without a usable `out`, the workers write into a reused buffer whose
         # pages are already mapped: faulting in a new segment costs more than
         # copying the result out of it (17 ms against 1.4 ms at 2000²).
@@ -109,16 +117,8 @@ class Pool:
             target = out
         else:
             target = self._staging_array("out", (m, n), dtype)
-        if _splits_along_k(m, k, n, dtype, self.nprocesses):
-            parts = slices(k, self.nprocesses)
-            partials = self._staging_array("partials", (len(parts), m, n), dtype)
-            self._workers.run(
-                kernel, [(a[:, part], b[part], partial) for part, partial in zip(parts, partials)]
-            )
-            np.sum(partials, axis=0, out=target)
-        else:
-            parts = slices(m, min(m, self.nprocesses))
-            self._workers.run(kernel, [(a[part], b, target[part]) for part in parts])
+        parts = slices(m, min(m, self.nprocesses))
+        self._workers.run(kernel, [(a[part], b, target[part]) for part in parts])
         if out is None:
             return target.copy()
         if target is not out:

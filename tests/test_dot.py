@@ -121,6 +121,16 @@ def test_out_may_alias_an_input(dot, shared, kernel):
         np.testing.assert_allclose(out, expected)
 
 
+@pytest.mark.parametrize("shared", [False, True])
+def test_out_may_be_part_of_an_input_split_along_k(dot, shared):
+    a, b = operands(3, 5000, 4)
+    expected = np.dot(a, b)
+    b = mpdot.asarray(b) if shared else b
+    out = b[:3]  # the first rows of b
+    assert dot(a, b, out=out) is out
+    np.testing.assert_allclose(out, expected)
+
+
 def test_out_may_be_part_of_an_input(dot):
     a, b = operands(20, 10, 10)
     stacked = mpdot.asarray(np.vstack([a, np.zeros((10, 10))]))
