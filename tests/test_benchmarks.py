@@ -4,6 +4,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+import pytest
+from threadpoolctl import threadpool_limits
+
+from benchmarks import common
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -27,3 +33,11 @@ def test_every_benchmark_runs_once():
     output = completed.stdout + completed.stderr
     assert completed.returncode == 0, output
     assert "failed" not in output, output
+
+
+@pytest.mark.parametrize("name", list(common.CONTENDERS))
+def test_every_contender_computes_the_product(name):
+    with threadpool_limits(limits=None):  # numpy.dot's contender sets this process's BLAS threads
+        compute = common.CONTENDERS[name]("square_64", 2, "float64")
+        result = compute()
+    np.testing.assert_allclose(result, np.dot(compute.a, compute.b))
