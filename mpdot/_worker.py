@@ -1,5 +1,6 @@
 """The loop each worker process runs: compute the blocks the parent asks for, in shared memory."""
 
+import contextlib
 import functools
 import os
 import signal
@@ -69,4 +70,5 @@ def _idle_other_threads():
     main_thread = threading.get_native_id()
     for task in os.listdir("/proc/self/task"):
         if int(task) != main_thread:
-            os.sched_setscheduler(int(task), os.SCHED_IDLE, os.sched_param(0))
+            with contextlib.suppress(ProcessLookupError):  # it ended meanwhile
+                os.sched_setscheduler(int(task), os.SCHED_IDLE, os.sched_param(0))
