@@ -12,16 +12,19 @@ from ._kernels import KERNELS
 from ._shared import AttachedSegments, inherited
 
 
-def serve(connection, inherited_fds):
+def serve(connection, inherited_fds, cpu):
     """Answer block requests on `connection` until it closes or a ``None`` request arrives.
 
     A request is ``(kernel, a, b, out, forget)``: three shared-array descriptions
     and the names of segments the parent has unlinked. The reply is ``None`` on
     success or the exception the kernel raised. `inherited_fds` are the parent's
     pipe ends a forked worker must close so that the parent's death reaches it.
+    `cpu`, unless None, is the one CPU this worker runs on.
     """
     for fd in inherited_fds:
         os.close(fd)
+    if cpu is not None:
+        os.sched_setaffinity(0, {cpu})
     # Ctrl-C reaches the whole process group; the parent decides what stops.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # Each worker gets one core's share; BLAS threads on top would oversubscribe.
