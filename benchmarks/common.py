@@ -217,17 +217,18 @@ def median_seconds(function, budget=0.15, at_least=3, at_most=25):
     return statistics.median(times)
 
 
-def interleaved_speedup(function, baseline, budget=0.3, at_least=3, at_most=15, quick_call=0.05):
+def interleaved_speedup(function, baseline, budget=0.3, at_least=3, at_most=15, quick_call=0.02):
     """Median over alternating rounds of baseline time / function time (> 1: faster).
 
     Alternating rounds make drift hit both alike. A round times each side once,
-    or, for calls under `quick_call` seconds, three times back to back keeping
-    the median, so that the first call after an idle spell doesn't decide it.
-    Each side starts once this process's other threads are asleep: OpenBLAS's
-    helpers spin ~0.1 s after a call and would take a core from the contender
-    (mpdot on 2 workers read 0.49 at 1000³ instead of 0.96).
+    or, for calls under `quick_call` seconds, five times back to back keeping
+    the median: here the first one or two calls after an idle spell can wait
+    4-8 ms for a sleeping thread or process to wake. Each side starts once this
+    process's other threads are asleep: OpenBLAS's helpers spin ~0.1 s after a
+    call and would take a core from the contender (mpdot on 2 workers read 0.49
+    at 1000³ instead of 0.96).
     """
-    calls = 3 if _timed(baseline) < quick_call else 1
+    calls = 5 if _timed(baseline) < quick_call else 1
     ratios, started = [], timeit.default_timer()
     while len(ratios) < at_least or (
         len(ratios) < at_most and timeit.default_timer() - started < budget
