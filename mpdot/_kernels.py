@@ -2,26 +2,16 @@
 
 import numpy as np
 
-# With a small output and a long inner dimension (a worker's block of the
-# original answer's 50×100000 @ 100000×60, split along k), OpenBLAS ran 6%
-# faster on one core, and 12% faster with two workers side by side, when given
-# slabs of k one at a time.
-_SLAB = 8192
-_SLAB_MAX_OUTPUT = 2**16
-_BLAS_TYPES = "fdFD"
-
 
 def blas_kernel(a, b, out):
-    """numpy.dot on the block: BLAS for float and complex types, numpy's loops otherwise."""
-    k = a.shape[1]
-    if k < 2 * _SLAB or out.size > _SLAB_MAX_OUTPUT or out.dtype.char not in _BLAS_TYPES:
-        np.dot(a, b, out=out)
-        return
-    slab_product = np.empty_like(out)
-    np.dot(a[:, :_SLAB], b[:_SLAB], out=out)
-    for start in range(_SLAB, k, _SLAB):
-        np.dot(a[:, start : start + _SLAB], b[start : start + _SLAB], out=slab_product)
-        out += slab_product
+    """a @ b on the block: BLAS for float and complex types, numpy's loops otherwise.
+
+    numpy.matmul rather than numpy.dot: numpy.dot copies a block whose rows are
+    strided (a worker's a[:, part] when splitting along k) before calling BLAS,
+    matmul hands BLAS the stride. On the original answer's shape, 2 workers:
+    7.9 ms a call against 8.2 ms for numpy.dot in slabs of k and 9.6 ms whole.
+    """
+    np.matmul(a, b, out=out)
 
 
 def naive_kernel(a, b, out):
