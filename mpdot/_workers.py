@@ -26,7 +26,6 @@ class Workers:
     def __init__(self, context, count):
         self._context = context
         self._forks = context.get_start_method() == "fork"
-        self._count = count
         # With one worker per CPU, each is pinned to its own: left to the
         # scheduler, two workers woken together sometimes shared a CPU for a
         # whole call (20000×256×32 on 2 workers: 0.55× numpy.dot instead of 1.1×).
