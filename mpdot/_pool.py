@@ -69,7 +69,8 @@ class Pool:
 
     @property
     def broken(self):
-        return self._workers.broken
+        """Whether a worker died or a call was interrupted: the next call would raise BrokenPoolError."""
+        return self._workers.broken or self._workers.lost_worker
 
     def close(self):
         """Stop the workers and free the pool's shared buffers; safe to call twice."""
@@ -87,12 +88,17 @@ class Pool:
         a, b, dtype = check_operands(a, b, out, kernel, KERNELS)
         (m, k), n = a.shape, b.shape[1]
         flops = 2 * m * k * n
+        # A closed pool refuses every product, even one it would compute in the caller.
+        self._check_open()
         if flops == 0 or flops < MIN_WORKER_FLOPS:
             return dot_in_caller(a, b, out, dtype, kernel)
         with self._lock:
-            if self.closed:
-                raise ValueError("the pool is closed")
+            self._check_open()
             return self._dot_on_workers(a, b, out, dtype, kernel)
+
+    def _check_open(self):
+        if self.closed:
+            raise ValueError("the pool is closed: create a new mpdot.Pool")
 
     def _dot_on_workers(self, a, b, out, dtype, kernel):
         (m, k), n = a.shape, b.shape[1]

@@ -47,6 +47,13 @@ class Workers:
         return bool(self._processes)
 
     @property
+    def lost_worker(self):
+        """Whether a started worker has exited (its sentinel is ready), e.g. killed while idle."""
+        return bool(self._processes) and bool(
+            mp_connection.wait([process.sentinel for process in self._processes], timeout=0)
+        )
+
+    @property
     def fork_on_next_run(self):
         """Whether the next run forks the workers, which then inherit its plain arrays."""
         return self._forks and not self.started

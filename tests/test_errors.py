@@ -83,6 +83,14 @@ def test_closed_pool_refuses_work():
         pool.dot(A, B)
 
 
+def test_closed_pool_refuses_even_a_product_it_would_compute_in_the_caller(monkeypatch):
+    monkeypatch.setattr("mpdot._pool.MIN_WORKER_FLOPS", 2 * 200**3)
+    pool = mpdot.Pool(2)
+    pool.close()
+    with pytest.raises(ValueError, match="closed"):
+        pool.dot(np.ones((2, 3)), np.ones((3, 4)))
+
+
 @pytest.mark.parametrize("nitems, nslices", [(-1, 2), (3, 0)])
 def test_slices_rejects_bad_counts(nitems, nslices):
     with pytest.raises(ValueError, match="must be"):

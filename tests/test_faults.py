@@ -46,13 +46,36 @@ def test_worker_killed_mid_call_raises_broken_pool_quickly():
         assert pool._workers._processes == []
 
 
-def test_default_pool_is_rebuilt_after_a_worker_dies():
+def kill_idle_worker(pool, index=1):
+    process = pool._workers._processes[index]
+    os.kill(process.pid, signal.SIGKILL)
+    process.join(5)
+
+
+def test_default_pool_is_rebuilt_transparently_after_an_idle_worker_dies():
     a, b = np.ones((10, 20)), np.ones((20, 30))
     mpdot.dot(a, b, nprocesses=2)
-    os.kill(mpdot._default._pool._workers._processes[1].pid, signal.SIGKILL)
-    with pytest.raises(mpdot.BrokenPoolError):
-        mpdot.dot(a, b, nprocesses=2)
+    kill_idle_worker(mpdot._default._pool)
     np.testing.assert_array_equal(mpdot.dot(a, b, nprocesses=2), np.dot(a, b))
+
+
+def test_default_pool_raises_when_a_worker_dies_mid_call_then_is_rebuilt():
+    a, b = slow_operands()
+    mpdot.dot(a[:4], b, nprocesses=2)
+    kill_soon(mpdot._default._pool._workers._processes[0].pid)
+    with pytest.raises(mpdot.BrokenPoolError, match="died"):
+        mpdot.dot(a, b, nprocesses=2, **SLOW_CALL)
+    np.testing.assert_allclose(mpdot.dot(a[:4], b[:, :5], nprocesses=2), np.dot(a[:4], b[:, :5]))
+
+
+def test_an_explicit_pool_whose_idle_worker_died_raises():
+    a, b = np.ones((10, 20)), np.ones((20, 30))
+    with mpdot.Pool(2) as pool:
+        pool.dot(a, b)
+        kill_idle_worker(pool)
+        assert pool.broken
+        with pytest.raises(mpdot.BrokenPoolError):
+            pool.dot(a, b)
 
 
 def test_default_pool_is_resized_on_demand():
