@@ -33,6 +33,11 @@ def runnable_levels():
 
 def load(level=None):
     """The kernels module for `level`; by default $CYDOT_LEVEL, else the best runnable one."""
+    if not built_levels():
+        raise ImportError(
+            "cydot: no compiled kernels found next to cydot/_levels.py; "
+            "build them with `make test` (or `pip install -e .`) from the repository root"
+        )
     level = level or os.environ.get(ENVIRONMENT_VARIABLE) or runnable_levels()[0]
     if level not in LEVELS:
         raise ValueError(f"{ENVIRONMENT_VARIABLE} must be one of {list(LEVELS)}, got {level!r}")

@@ -1,15 +1,18 @@
 """cydot specifics: instruction-set levels, info(), threads without the GIL."""
 
 import os
+import shutil
 import subprocess
 import sys
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 import cydot
 import cydot._levels
+import mpdot
 
 
 def test_info_reports_level_openmp_and_threads():
@@ -47,6 +50,22 @@ def test_environment_variable_rejects_an_unknown_level():
     completed = run_with_level("x86-64-v9")
     assert completed.returncode != 0
     assert "CYDOT_LEVEL must be one of" in completed.stderr
+
+
+def test_a_source_tree_without_compiled_kernels_says_how_to_build_them(tmp_path):
+    for package in (cydot, mpdot):
+        source = Path(package.__file__).parent
+        shutil.copytree(source, tmp_path / source.name, ignore=shutil.ignore_patterns("*.so"))
+    # -S: no site hooks, so nothing but this tree provides cydot (numpy still imports).
+    completed = subprocess.run(
+        [sys.executable, "-S", "-c", "import cydot"],
+        cwd=tmp_path,
+        env=dict(os.environ, PYTHONPATH=str(Path(np.__file__).parent.parent)),
+        capture_output=True,
+        text=True,
+    )
+    assert "ImportError: cydot: no compiled kernels found" in completed.stderr
+    assert "make test" in completed.stderr
 
 
 def test_kernels_release_the_gil():
