@@ -180,14 +180,16 @@ class CydotNaive(CydotBlocked):
     kernel = "naive"
 
 
+# asv's graphs open on each parameter's first value: numpy.dot where it is
+# measured, mpdot_shared where numpy.dot is the baseline (SpeedupOverNumpy).
 CONTENDERS = {
     "numpy.dot": NumpyDot,
-    "original_answer": OriginalAnswer,
     "mpdot_shared": MpdotShared,
     "mpdot_copied": MpdotCopied,
-    "mpdot_pool_per_call": MpdotPoolPerCall,
-    "mpdot_naive": MpdotNaive,
     "cydot_blocked": CydotBlocked,
+    "mpdot_pool_per_call": MpdotPoolPerCall,
+    "original_answer": OriginalAnswer,
+    "mpdot_naive": MpdotNaive,
     "cydot_naive": CydotNaive,
 }
 NAIVE = {"original_answer", "mpdot_naive", "cydot_naive"}

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from threadpoolctl import threadpool_limits
 
-from benchmarks import common
+from benchmarks import bench_cydot, bench_dot, bench_memory, bench_pool, common
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -41,3 +41,23 @@ def test_every_contender_computes_the_product(name):
         compute = common.CONTENDERS[name]("square_64", 2, "float64")
         result = compute()
     np.testing.assert_allclose(result, np.dot(compute.a, compute.b))
+
+
+BENCHMARK_CLASSES = [
+    bench_dot.Dot,
+    bench_dot.Throughput,
+    bench_dot.SpeedupOverNumpy,
+    bench_dot.SpeedupOverOriginalAnswer,
+    bench_cydot.SpeedupPerLevel,
+    bench_memory.PeakMemory,
+    bench_pool.PoolStart,
+    bench_pool.RoundTrip,
+]
+
+
+@pytest.mark.parametrize("benchmark", BENCHMARK_CLASSES, ids=lambda benchmark: benchmark.__name__)
+def test_every_graph_opens_on_a_measured_combination(benchmark):
+    """The dashboard first shows each parameter's first value: that combination must not be skipped."""
+    params = benchmark.params if isinstance(benchmark.params[0], list) else [benchmark.params]
+    with threadpool_limits(limits=None):  # numpy.dot's contender sets this process's BLAS threads
+        benchmark().setup(*(values[0] for values in params))  # SkipNotImplemented would fail it
