@@ -1,0 +1,160 @@
+"""The regression gate's verdicts, on synthetic asv result files; its configuration, without timing."""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from asv.results import Results
+from asv.runner import BenchmarkResult
+
+from benchmarks import bench_dot, bench_pool
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tools"))
+import gate  # noqa: E402
+import verdict  # noqa: E402
+
+BENCHMARK = {"name": "bench_dot.Dot.time_dot", "params": [["'square_1000'"], ["2"]], "version": "1"}
+NAME = "bench_dot.Dot.time_dot('square_1000', 2)"
+CALLS = 5
+
+
+def processes(rng, count, slowdown=1.0, modes=(8.7e-3, 12.5e-3)):
+    """`count` processes of CALLS samples each, every process fast or slow for its whole life."""
+    samples = []
+    for mode in rng.choice(modes, size=count):
+        samples += list(mode * slowdown * rng.normal(1, 0.01, CALLS))
+    return samples
+
+
+def save(results_dir, commit, samples):
+    results = Results({"machine": "gate-test"}, {}, commit, 0, "3.11", "env", {})
+    result = BenchmarkResult(
+        result=[None if samples is None else float(np.median(samples))],
+        samples=[samples],
+        number=[None if samples is None else 1],
+        errcode=0 if samples else 1,
+        stderr="",
+        profile=None,
+    )
+    results.add_result(BENCHMARK, result, record_samples=True)
+    results.save(str(results_dir))
+
+
+def judged(tmp_path, base_samples, head_samples):
+    save(tmp_path, "a" * 40, base_samples)
+    save(tmp_path, "b" * 40, head_samples)
+    [judgement] = verdict.judge_all([NAME], tmp_path, "a" * 40, "b" * 40, CALLS)
+    return judgement
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_identical_code_with_bimodal_processes_passes(tmp_path, seed):
+    rng = np.random.default_rng(seed)
+    judgement = judged(tmp_path, processes(rng, 12), processes(rng, 12))
+    assert judgement.verdict != "regressed", judgement
+
+
+def test_pooling_the_samples_of_bimodal_processes_would_raise_false_alarms():
+    """Why the process is the unit: asv continuous's test on pooled samples calls identical code different."""
+    from asv._stats import mann_whitney_u
+
+    alarms = 0
+    for seed in range(20):
+        rng = np.random.default_rng(seed)
+        _, p = mann_whitney_u(processes(rng, 2), processes(rng, 2))
+        alarms += p < verdict.ALPHA
+    assert alarms >= 5
+
+
+def test_a_ten_percent_slowdown_over_enough_processes_fails(tmp_path):
+    rng = np.random.default_rng(1)
+    judgement = judged(tmp_path, processes(rng, 12, modes=[10e-3]), processes(rng, 12, 1.10, modes=[10e-3]))
+    assert judgement.verdict == "regressed"
+    assert judgement.ratio == pytest.approx(1.10, abs=0.01)
+    assert judgement.p < verdict.ALPHA
+
+
+def test_a_speedup_is_not_a_regression(tmp_path):
+    rng = np.random.default_rng(2)
+    judgement = judged(tmp_path, processes(rng, 12, modes=[10e-3]), processes(rng, 12, 0.8, modes=[10e-3]))
+    assert judgement.verdict == "faster"
+
+
+def test_too_few_processes_are_inconclusive(tmp_path):
+    rng = np.random.default_rng(3)
+    judgement = judged(tmp_path, processes(rng, 3, modes=[10e-3]), processes(rng, 3, 1.5, modes=[10e-3]))
+    assert judgement.verdict == "inconclusive"
+    assert "at least" in judgement.reason
+
+
+def test_a_commit_without_results_is_a_failure_not_a_regression(tmp_path):
+    rng = np.random.default_rng(4)
+    judgement = judged(tmp_path, processes(rng, 12), None)
+    assert judgement.verdict == "failed"
+    assert "HEAD" in judgement.reason
+
+
+def test_the_signed_rank_test_is_exact():
+    assert verdict.signed_rank_p([1.0] * 10) == pytest.approx(2 / 2**10)
+    assert verdict.signed_rank_p([-1.0] * 10) == pytest.approx(2 / 2**10)
+    assert verdict.signed_rank_p([1.0, -2.0, 3.0, -4.0]) == pytest.approx(14 / 16)
+    assert verdict.signed_rank_p([]) == 1.0
+
+
+def test_each_process_counts_by_its_fastest_call():
+    assert verdict.process_values([1, 2, 9, 5, 5, 6], 3) == [1, 5]
+    with pytest.raises(ValueError):
+        verdict.process_values([1, 2, 3, 4], 3)
+
+
+@pytest.mark.parametrize(
+    "verdicts, status",
+    [
+        (["unchanged", "faster", "inconclusive"], 0),
+        (["unchanged", "regressed"], 1),
+        (["unchanged", "failed"], 2),
+        (["failed", "regressed"], 1),
+    ],
+)
+def test_only_a_regression_or_a_failure_fails_the_gate(verdicts, status, capsys):
+    assert gate.conclusion([verdict.Verdict(str(i), v) for i, v in enumerate(verdicts)]) == status
+    output = capsys.readouterr().out
+    assert ("REGRESSION" in output) == ("regressed" in verdicts)
+    assert ("NOT MEASURED" in output) == ("failed" in verdicts)
+
+
+def suite_names(benchmark_class, method):
+    """Every asv name with parameters of one benchmark method, as asv writes them."""
+    import itertools
+
+    params = benchmark_class.params
+    params = params if isinstance(params[0], list) else [params]
+    prefix = f"{benchmark_class.__module__.removeprefix('benchmarks.')}.{benchmark_class.__name__}.{method}"
+    return {f"{prefix}({', '.join(map(repr, combination))})" for combination in itertools.product(*params)}
+
+
+def test_every_gated_benchmark_is_in_the_suite():
+    suite = (
+        suite_names(bench_dot.Dot, "time_dot")
+        | suite_names(bench_pool.RoundTrip, "time_round_trip")
+        | suite_names(bench_pool.PoolStart, "time_start_compute_close")
+    )
+    assert 20 <= len(gate.GATED) <= 30
+    assert len(set(gate.GATED)) == len(gate.GATED)
+    assert set(gate.GATED) <= suite
+
+
+def test_each_gated_pattern_selects_only_its_benchmark():
+    every = suite_names(bench_dot.Dot, "time_dot") | suite_names(bench_pool.PoolStart, "time_start_compute_close")
+    for name in gate.GATED:
+        assert [other for other in every if re.search(f"^{re.escape(name)}$", other)] in ([name], [])
+
+
+def test_make_compare_runs_the_gate_on_base_and_head():
+    completed = subprocess.run(["make", "-n", "compare", "BASE=v0"], cwd=ROOT, capture_output=True, text=True)
+    assert completed.returncode == 0, completed.stderr
+    assert "tools/gate.py v0 HEAD" in completed.stdout

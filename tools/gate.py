@@ -1,0 +1,179 @@
+"""The regression gate: did HEAD make a gated benchmark slower than BASE?
+
+Usage: python tools/gate.py BASE HEAD [--rounds N] [--confirm-rounds M]
+
+Each gated benchmark runs in N fresh processes per commit, BASE and HEAD
+alternating round by round (asv run --interleave-rounds), each process timing
+CALLS calls; tools/verdict.py compares the per-process medians. A benchmark that
+looks slower is measured again in M more processes per commit before the verdict
+is final. Exit status: 0 if no gated benchmark regressed, 1 if one did, 2 if one
+could not be measured (a build or benchmark failure). The rest of the suite is
+reported as advisory from `make bench`'s results and never fails the gate.
+"""
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from asv.util import load_json
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import verdict  # noqa: E402  (a sibling module; tools/ is not a package)
+
+ROOT = Path(__file__).resolve().parent.parent
+GATE_DIR = ROOT / ".asv" / "gate"
+
+GATED_SHAPES = ["original_50x100000x60", "square_1000", "square_2000", "tall_skinny_20000x256x32"]
+GATED_IMPLEMENTATIONS = ["mpdot_shared", "mpdot_copied", "cydot_blocked"]
+GATED = [
+    *(
+        f"bench_dot.Dot.time_dot({shape!r}, 2, {dtype!r}, {implementation!r})"
+        for implementation in GATED_IMPLEMENTATIONS
+        for shape in GATED_SHAPES
+        for dtype in ("float32", "float64")
+    ),
+    *(f"bench_pool.RoundTrip.time_round_trip({inputs!r})" for inputs in ("shared", "copied")),
+    *(f"bench_pool.PoolStart.time_start_compute_close({method!r})" for method in ("fork", "forkserver", "spawn")),
+]
+
+# Chosen by tools/calibrate_gate.py (README, "The regression gate").
+ROUNDS = 10
+CONFIRM_ROUNDS = 10
+CALLS = 5
+WARMUP_SECONDS = 0.1
+# glibc adapts its mmap threshold to what a process has freed, so whether a
+# large temporary is mapped and faulted in afresh on every call depends on the
+# process's history. Fixed thresholds halved the spread between processes of
+# cydot and of mpdot with shared inputs (README, "The regression gate").
+ALLOCATOR_TUNABLES = "glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=4294967296"
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("base")
+    parser.add_argument("head")
+    parser.add_argument("--rounds", type=int, default=ROUNDS)
+    parser.add_argument("--confirm-rounds", type=int, default=CONFIRM_ROUNDS)
+    args = parser.parse_args(argv)
+    base, head = rev_parse(args.base), rev_parse(args.head)
+    if base == head:
+        print(f"BASE and HEAD are the same commit ({base[:8]}): nothing to compare.")
+        return 0
+
+    config = write_config()
+    shutil.rmtree(GATE_DIR / "results", ignore_errors=True)
+    print(f"Gate: {len(GATED)} benchmarks, BASE {base[:8]} against HEAD {head[:8]}, "
+          f"{args.rounds} processes each, {CALLS} calls a process.", flush=True)
+    run(config, [base, head], GATED, args.rounds, append=False)
+    verdicts = verdict.judge_all(GATED, GATE_DIR / "results", base, head, CALLS)
+
+    suspects = [v.name for v in verdicts if v.suspect]
+    if suspects and args.confirm_rounds:
+        print(f"\n{len(suspects)} benchmarks look slower or are undecided; "
+              f"measuring {args.confirm_rounds} more processes of each before deciding.", flush=True)
+        run(config, [base, head], suspects, args.confirm_rounds, append=True)
+        verdicts = verdict.judge_all(GATED, GATE_DIR / "results", base, head, CALLS)
+
+    (GATE_DIR / "verdicts.json").write_text(json.dumps([vars(v) for v in verdicts], indent=1))
+    print()
+    print(report(verdicts))
+    status = conclusion(verdicts)
+    print()
+    print(advisory(base, head))
+    return status
+
+
+def rev_parse(name):
+    completed = subprocess.run(["git", "rev-parse", "--verify", f"{name}^{{commit}}"],
+                               cwd=ROOT, capture_output=True, text=True)
+    if completed.returncode:
+        sys.exit(f"gate: {name!r} is not a commit of this repository")
+    return completed.stdout.strip()
+
+
+def write_config():
+    """asv.conf.json with the gate's own results folder; environments and builds are shared."""
+    config = load_json(str(ROOT / "asv.conf.json"), js_comments=True)
+    config.update(
+        repo=str(ROOT),
+        benchmark_dir=str(ROOT / config["benchmark_dir"]),
+        env_dir=str(ROOT / config["env_dir"]),
+        results_dir=str(GATE_DIR / "results"),
+        html_dir=str(GATE_DIR / "html"),
+    )
+    GATE_DIR.mkdir(parents=True, exist_ok=True)
+    path = GATE_DIR / "asv.conf.json"
+    path.write_text(json.dumps(config, indent=4))
+    return path
+
+
+def run(config, commits, names, rounds, append):
+    """`rounds` processes per benchmark and commit, the commits alternating round by round."""
+    hashes = GATE_DIR / "commits.txt"
+    hashes.write_text("\n".join(commits) + "\n")
+    command = [
+        sys.executable, "-m", "asv", "run", "--config", str(config), "--show-stderr",
+        "--interleave-rounds", "--record-samples", *(["--append-samples"] if append else []),
+        "-a", f"rounds={rounds}", "-a", f"repeat={CALLS}", "-a", "number=1",
+        "-a", f"warmup_time={WARMUP_SECONDS}",
+        *(argument for name in names for argument in ("--bench", f"^{re.escape(name)}$")),
+        f"HASHFILE:{hashes}",
+    ]
+    tunables = ":".join(filter(None, [os.environ.get("GLIBC_TUNABLES"), ALLOCATOR_TUNABLES]))
+    # asv exits 2 when a benchmark fails; the verdicts say which.
+    subprocess.run(command, cwd=ROOT, env=dict(os.environ, GLIBC_TUNABLES=tunables))
+
+
+def report(verdicts):
+    lines = [f"{'verdict':<13} {'HEAD/BASE':>9} {'p':>8} {'processes':>9}  benchmark"]
+    for v in verdicts:
+        lines.append(f"{v.verdict:<13} {v.ratio:>9.3f} {v.p:>8.2g} {'%d/%d' % v.processes:>9}  {v.name}"
+                     + (f"  ({v.reason})" if v.reason else ""))
+    return "\n".join(lines)
+
+
+def conclusion(verdicts):
+    """Print the gate's conclusion in words and return its exit status."""
+    regressed = [v for v in verdicts if v.verdict == "regressed"]
+    failed = [v for v in verdicts if v.verdict == "failed"]
+    undecided = [v for v in verdicts if v.verdict == "inconclusive"]
+    print()
+    if regressed:
+        print(f"REGRESSION: {len(regressed)} gated benchmarks are slower on HEAD "
+              f"(p < {verdict.ALPHA}, at least {verdict.MIN_SLOWDOWN:.2f}x).")
+    if failed:
+        print(f"NOT MEASURED: {len(failed)} gated benchmarks have no result for a commit: "
+              "a build or benchmark failure, not a slowdown (asv's output above says which).")
+    if undecided:
+        print(f"Inconclusive (does not fail the gate): {len(undecided)} benchmarks; "
+              "rerun with more --confirm-rounds to decide.")
+    if regressed:
+        return 1
+    if failed:
+        return 2
+    print("PASS: no gated benchmark is slower on HEAD.")
+    return 0
+
+
+def advisory(base, head):
+    """The whole suite compared from `make bench`'s results, if both commits have them."""
+    results = ROOT / ".asv" / "results"
+    found = [commit for commit in (base, head) if list(results.glob(f"*/{commit[:8]}-*.json"))]
+    heading = "Advisory, never fails the gate: the whole suite, one process per benchmark, from `make bench`."
+    if len(found) < 2:
+        return (f"{heading}\nNot available: run `make bench COMMITS={base[:8]}^!` and "
+                f"`make bench COMMITS={head[:8]}^!` first to see it.")
+    completed = subprocess.run(
+        [sys.executable, "-m", "asv", "compare", "--split", "--only-changed", base, head],
+        cwd=ROOT, capture_output=True, text=True,
+    )
+    return f"{heading}\n{completed.stdout}{completed.stderr}"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
