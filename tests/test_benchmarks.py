@@ -1,11 +1,13 @@
 """The asv suite imports and runs: a broken benchmark fails the gate, not the next nightly run."""
 
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from asv.util import load_json
 from threadpoolctl import threadpool_limits
 
 from benchmarks import bench_cydot, bench_dot, bench_memory, bench_pool, common
@@ -61,3 +63,37 @@ def test_every_graph_opens_on_a_measured_combination(benchmark):
     params = benchmark.params if isinstance(benchmark.params[0], list) else [benchmark.params]
     with threadpool_limits(limits=None):  # numpy.dot's contender sets this process's BLAS threads
         benchmark().setup(*(values[0] for values in params))  # SkipNotImplemented would fail it
+
+
+def regression_settings():
+    config = load_json(str(ROOT / "asv.conf.json"), js_comments=True)
+    return config["regressions_first_commits"], config["regressions_thresholds"]
+
+
+@pytest.mark.parametrize(
+    "name, searched",
+    [
+        ("bench_dot.SpeedupOverNumpy.track_speedup('square_64', 1, 'float32', 'mpdot_shared')", False),
+        ("bench_dot.Throughput.track_gflops('square_2000', 2, 'float64', 'cydot_blocked')", False),
+        ("bench_cydot.SpeedupPerLevel.track_speedup('baseline', 'square_1000', 1, 'float32')", False),
+        ("bench_dot.SpeedupOverOriginalAnswer.track_speedup(1)", False),
+        ("bench_dot.Dot.time_dot('square_2000', 2, 'float64', 'numpy.dot')", False),
+        ("bench_dot.Dot.time_dot('square_2000', 2, 'float64', 'mpdot_shared')", True),
+        ("bench_memory.PeakMemory.track_peak_memory('square_2000', 'mpdot_copied')", True),
+    ],
+)
+def test_regressions_page_searches_only_where_larger_is_worse_and_the_code_is_ours(name, searched):
+    first_commits, _ = regression_settings()
+    excluded = any(re.match(pattern, name) and commit is None for pattern, commit in first_commits.items())
+    assert excluded != searched
+
+
+def test_regressions_page_ignores_steps_within_the_noise_of_one_process():
+    _, thresholds = regression_settings()
+
+    def threshold(name):
+        return max(value for pattern, value in thresholds.items() if re.match(pattern, name))
+
+    assert threshold("bench_dot.Dot.time_dot('square_2000', 2, 'float64', 'mpdot_shared')") >= 0.3
+    assert threshold("bench_dot.Dot.time_dot('square_64', 2, 'float64', 'mpdot_shared')") >= 0.9
+    assert threshold("bench_pool.RoundTrip.time_round_trip('copied')") >= 0.9

@@ -1,5 +1,6 @@
 """The regression gate's verdicts, on synthetic asv result files; its configuration, without timing."""
 
+import itertools
 import re
 import subprocess
 import sys
@@ -129,8 +130,6 @@ def test_only_a_regression_or_a_failure_fails_the_gate(verdicts, status, capsys)
 
 def suite_names(benchmark_class, method):
     """Every asv name with parameters of one benchmark method, as asv writes them."""
-    import itertools
-
     params = benchmark_class.params
     params = params if isinstance(params[0], list) else [params]
     prefix = f"{benchmark_class.__module__.removeprefix('benchmarks.')}.{benchmark_class.__name__}.{method}"

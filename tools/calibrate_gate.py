@@ -67,13 +67,12 @@ def main(argv=None):
         identical = git(clone, "rev-parse", "HEAD")
         slowed = {slowdown: slow_commit(clone, base, slowdown) for slowdown in args.slowdowns}
 
+        runs = [(f"identical code, run {run + 1}", identical) for run in range(args.identical_runs)]
+        runs += [(f"{slowdown:.0%} slower kernels", commit) for slowdown, commit in slowed.items()]
         rows = []
-        for run in range(args.identical_runs):
-            rows.append((f"identical code, run {run + 1}", gate_run(clone, base, identical, args)))
-        for slowdown, commit in slowed.items():
-            rows.append((f"{slowdown:.0%} slower kernels", gate_run(clone, base, commit, args)))
-    print()
-    print(table(rows))
+        for label, commit in runs:
+            rows.append((label, gate_run(clone, base, commit, args)))
+            print(f"\nCalibration so far:\n{table(rows)}\n", flush=True)
 
 
 def git(folder, *arguments):

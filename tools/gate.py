@@ -42,8 +42,8 @@ GATED = [
 ]
 
 # Chosen by tools/calibrate_gate.py (README, "The regression gate").
-ROUNDS = 10
-CONFIRM_ROUNDS = 10
+ROUNDS = 16
+CONFIRM_ROUNDS = 16
 CALLS = 5
 WARMUP_SECONDS = 0.1
 # glibc adapts its mmap threshold to what a process has freed, so whether a
