@@ -4,9 +4,9 @@ Usage: python tools/gate.py BASE HEAD [--rounds N] [--confirm-rounds M]
 
 Each gated benchmark runs in N fresh processes per commit, BASE and HEAD
 alternating round by round (asv run --interleave-rounds), each process timing
-CALLS calls; tools/verdict.py compares the per-process medians. A benchmark that
-looks slower is measured again in M more processes per commit before the verdict
-is final. Exit status: 0 if no gated benchmark regressed, 1 if one did, 2 if one
+CALLS calls; tools/verdict.py compares the processes of the two commits round by
+round. A benchmark that looks slower is measured again in M more processes per
+commit before the verdict is final. Exit status: 0 if no gated benchmark regressed, 1 if one did, 2 if one
 could not be measured (a build or benchmark failure). The rest of the suite is
 reported as advisory from `make bench`'s results and never fails the gate.
 """
@@ -151,7 +151,7 @@ def conclusion(verdicts):
               "a build or benchmark failure, not a slowdown (asv's output above says which).")
     if undecided:
         print(f"Inconclusive (does not fail the gate): {len(undecided)} benchmarks; "
-              "rerun with more --confirm-rounds to decide.")
+              "a larger --confirm-rounds may decide them.")
     if regressed:
         return 1
     if failed:
