@@ -51,10 +51,6 @@ WARMUP_SECONDS = 0.1
 # process's history. Fixed thresholds halved the spread between processes of
 # cydot and of mpdot with shared inputs (README, "The regression gate").
 ALLOCATOR_TUNABLES = "glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=4294967296"
-# Whether numpy's large inputs get transparent huge pages varies between
-# processes: with them off, mpdot's copied inputs spread 7-14% between processes
-# instead of 10-29% (README, "The regression gate").
-NUMPY_HUGE_PAGES = "0"
 
 
 def main(argv=None):
@@ -130,8 +126,7 @@ def run(config, commits, names, rounds, append):
     ]
     tunables = ":".join(filter(None, [os.environ.get("GLIBC_TUNABLES"), ALLOCATOR_TUNABLES]))
     # asv exits 2 when a benchmark fails; the verdicts say which.
-    environment = dict(os.environ, GLIBC_TUNABLES=tunables, NUMPY_MADVISE_HUGEPAGE=NUMPY_HUGE_PAGES)
-    subprocess.run(command, cwd=ROOT, env=environment)
+    subprocess.run(command, cwd=ROOT, env=dict(os.environ, GLIBC_TUNABLES=tunables))
 
 
 def report(verdicts):
