@@ -31,22 +31,22 @@ def _busy_wait(seconds):
         pass
 '''
 # (file, the kernel call as it is, the same call slowed down by SLOWDOWN of its time)
-INJECTIONS = {
-    "mpdot": (
+INJECTIONS = [
+    (
         "mpdot/_kernels.py",
         "    np.matmul(a, b, out=out)\n",
         "    started = time.perf_counter()\n"
         "    np.matmul(a, b, out=out)\n"
         "    _busy_wait({slowdown} * (time.perf_counter() - started))\n",
     ),
-    "cydot": (
+    (
         "cydot/_api.py",
         "            _blocked(a, b, result, nthreads)\n",
         "            started = time.perf_counter()\n"
         "            _blocked(a, b, result, nthreads)\n"
         "            _busy_wait({slowdown} * (time.perf_counter() - started))\n",
     ),
-}
+]
 
 
 def main(argv=None):
@@ -83,7 +83,7 @@ def git(folder, *arguments):
 def slow_commit(clone, base, slowdown):
     """A commit on `base` whose mpdot and cydot kernels take `slowdown` more time."""
     git(clone, "checkout", "--quiet", base)
-    for package, (path, call, slowed) in INJECTIONS.items():
+    for path, call, slowed in INJECTIONS:
         source = (clone / path).read_text()
         if call not in source:
             sys.exit(f"calibrate_gate: {path} no longer contains {call.strip()!r}; update INJECTIONS")

@@ -6,9 +6,10 @@ Each gated benchmark runs in N fresh processes per commit, BASE and HEAD
 alternating round by round (asv run --interleave-rounds), each process timing
 CALLS calls; tools/verdict.py compares the processes of the two commits round by
 round. A benchmark that looks slower is measured again in M more processes per
-commit before the verdict is final. Exit status: 0 if no gated benchmark regressed, 1 if one did, 2 if one
-could not be measured (a build or benchmark failure). The rest of the suite is
-reported as advisory from `make bench`'s results and never fails the gate.
+commit before the verdict is final. Exit status: 0 if no gated benchmark
+regressed, 1 if one did, 2 if one could not be measured (a build or benchmark
+failure). The rest of the suite is reported as advisory from `make bench`'s
+results and never fails the gate.
 """
 
 import argparse
