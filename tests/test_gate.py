@@ -161,3 +161,12 @@ def test_make_compare_runs_the_gate_on_base_and_head():
     completed = subprocess.run(["make", "-n", "compare", "BASE=v0"], cwd=ROOT, capture_output=True, text=True)
     assert completed.returncode == 0, completed.stderr
     assert "tools/gate.py v0 HEAD" in completed.stdout
+
+
+def test_an_unknown_commit_is_not_reported_as_a_regression():
+    completed = subprocess.run(
+        [sys.executable, str(ROOT / "tools" / "gate.py"), "no-such-commit", "HEAD"],
+        cwd=ROOT, capture_output=True, text=True,
+    )
+    assert completed.returncode == 2
+    assert "'no-such-commit' is not a commit" in completed.stderr

@@ -93,7 +93,8 @@ def rev_parse(name):
     completed = subprocess.run(["git", "rev-parse", "--verify", f"{name}^{{commit}}"],
                                cwd=ROOT, capture_output=True, text=True)
     if completed.returncode:
-        sys.exit(f"gate: {name!r} is not a commit of this repository")
+        print(f"gate: {name!r} is not a commit of this repository", file=sys.stderr)
+        sys.exit(2)  # 1 means a regression
     return completed.stdout.strip()
 
 
