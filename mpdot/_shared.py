@@ -4,6 +4,7 @@ import math
 import os
 import sys
 import weakref
+from multiprocessing import resource_tracker
 from multiprocessing.shared_memory import SharedMemory
 
 import numpy as np
@@ -118,6 +119,21 @@ class AttachedSegments:
 
     def close(self):
         self.forget(list(self._memories))
+
+    def unlink(self):
+        """Unlink and unmap every segment, for a parent that died without unlinking them.
+
+        The worker that unlinks a segment first also takes it off the resource
+        tracker's list, so the tracker has no leak to warn about when it exits.
+        """
+        for memory in self._memories.values():
+            try:
+                memory.unlink()
+            except FileNotFoundError:  # another worker was first
+                continue
+            if sys.version_info >= (3, 13):  # attached untracked: unlink() left the entry
+                resource_tracker.unregister(f"/{memory.name}", "shared_memory")
+        self.close()
 
 
 def _attach(name):

@@ -13,7 +13,7 @@ from ._shared import AttachedSegments, inherited
 
 
 def serve(connection, inherited_fds, cpu):
-    """Answer block requests on `connection` until it closes or a ``None`` request arrives.
+    """Answer block requests on `connection` until a ``None`` request arrives or it closes.
 
     A request is ``(kernel, a, b, out, forget)``: three shared-array descriptions
     and the names of segments the parent has unlinked. The reply is ``None`` on
@@ -34,7 +34,8 @@ def serve(connection, inherited_fds, cpu):
     while True:
         try:
             request = connection.recv()
-        except EOFError:
+        except EOFError:  # the parent died without closing the pool
+            segments.unlink()
             break
         if request is None:
             break
