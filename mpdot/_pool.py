@@ -1,5 +1,6 @@
 """The Pool: persistent workers computing a matrix product by blocks in shared memory."""
 
+import math
 import multiprocessing
 import os
 import threading
@@ -50,7 +51,7 @@ class Pool:
         self.start_method = context.get_start_method()
         self._workers = Workers(context, self.nprocesses)
         self._close_workers = weakref.finalize(self, self._workers.close)
-        self._staging = {}
+        self._staging = {}  # role ("a", "b", "out", "partials") -> its last view
         self._lock = threading.Lock()
 
     def __repr__(self):
@@ -144,11 +145,19 @@ class Pool:
         return staged
 
     def _staging_array(self, role, shape, dtype):
-        nbytes = np.prod(shape, dtype=np.intp) * dtype.itemsize
-        segment = self._staging.get(role)
+        """The pool's shared buffer for `role` viewed with `shape` and `dtype`, grown if too small.
+
+        The last view is kept: calls with the same shapes reuse it as it is.
+        """
+        staged = self._staging.get(role)
+        if staged is not None and staged.shape == shape and staged.dtype == dtype:
+            return staged
+        nbytes = math.prod(shape) * dtype.itemsize
+        segment = None if staged is None else segment_of(staged)
         if segment is None or segment.nbytes < nbytes:
-            segment = self._staging[role] = SharedSegment(nbytes)
-        return segment.view(shape, dtype)
+            segment = SharedSegment(nbytes)
+        staged = self._staging[role] = segment.view(shape, dtype)
+        return staged
 
 
 def dot_in_caller(a, b, out, dtype, kernel):
