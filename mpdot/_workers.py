@@ -6,7 +6,7 @@ from multiprocessing import connection as mp_connection
 from multiprocessing import resource_tracker
 
 from ._shared import describe, inherited, release_listeners, segment_of
-from ._worker import blas_controller, serve
+from ._worker import blas_controller, receive, send, serve
 
 # How long close() lets a worker finish before terminating it.
 _CLOSE_TIMEOUT = 2.0
@@ -75,7 +75,7 @@ class Workers:
                 forget = _drain(self._unlinked[index])
                 request = (kernel, describe(a), describe(b), describe(out), forget)
                 try:
-                    self._connections[index].send(request)
+                    send(self._connections[index], request)
                 except OSError:
                     raise self._died(index) from None
             replies = self._gather(range(len(blocks)))
@@ -120,7 +120,7 @@ class Workers:
                 index = pending.pop(handle, None)
                 if index is not None:
                     try:
-                        replies[index] = handle.recv()
+                        replies[index] = receive(handle)
                     except (EOFError, OSError):
                         raise self._died(index) from None
             for handle in ready:
@@ -147,7 +147,7 @@ class Workers:
         """Ask the workers to exit, terminating any that don't within a short time."""
         for connection in self._connections:
             try:
-                connection.send(None)
+                send(connection, None)
             except OSError:  # that worker is already gone
                 pass
         self._join()
