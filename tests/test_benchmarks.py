@@ -45,6 +45,13 @@ def test_every_contender_computes_the_product(name):
     np.testing.assert_allclose(result, np.dot(compute.a, compute.b))
 
 
+def test_shared_inputs_are_skipped_where_mpdot_computes_in_the_caller(monkeypatch):
+    # No worker would map their segments, which would then outlive asv's process.
+    monkeypatch.undo()  # mpdot's own threshold, not conftest's 0
+    with pytest.raises(common.SkipNotImplemented, match="in the caller"):
+        common.CONTENDERS["mpdot_shared"]("square_64", 2, "float64")
+
+
 BENCHMARK_CLASSES = [
     bench_dot.Dot,
     bench_dot.Throughput,
