@@ -4,12 +4,12 @@ Usage: python tools/gate.py BASE HEAD [--rounds N] [--confirm-rounds M]
 
 Each gated benchmark runs in N fresh processes per commit, BASE and HEAD
 alternating round by round (asv run --interleave-rounds), each process timing
-5 or 25 calls (`calls`); tools/verdict.py compares the processes of the two
-commits round by round. A benchmark that looks slower is measured again in M
-more processes per commit before the verdict is final. Exit status: 0 if no
-gated benchmark regressed, 1 if one did, 2 if one could not be measured (a
-build or benchmark failure). The rest of the suite is reported as advisory
-from `make bench`'s results and never fails the gate.
+CALLS calls; tools/verdict.py compares the processes of the two commits round by
+round. A benchmark that looks slower is measured again in M more processes per
+commit before the verdict is final. Exit status: 0 if no gated benchmark
+regressed, 1 if one did, 2 if one could not be measured (a build or benchmark
+failure). The rest of the suite is reported as advisory from `make bench`'s
+results and never fails the gate.
 """
 
 import argparse
@@ -45,17 +45,8 @@ GATED = [
 # Chosen by tools/calibrate_gate.py (README, "The regression gate").
 ROUNDS = 16
 CONFIRM_ROUNDS = 16
+CALLS = 5
 WARMUP_SECONDS = 0.1
-# Calls each process times; the fastest is its value. Calls under ~20 ms are
-# cheap to repeat, and on these shapes a process's fastest of 25 calls varied
-# far less between processes than its fastest of 5 (README, "The regression gate").
-MANY_CALLS, FEW_CALLS = 25, 5
-QUICK = ("'original_50x100000x60'", "'tall_skinny_20000x256x32'", "RoundTrip")
-
-
-def calls(name):
-    """How many calls each process of the gated benchmark `name` times."""
-    return MANY_CALLS if any(quick in name for quick in QUICK) else FEW_CALLS
 # glibc adapts its mmap threshold to what a process has freed, so whether a
 # large temporary is mapped and faulted in afresh on every call depends on the
 # process's history. Fixed thresholds halved the spread between processes of
@@ -78,16 +69,16 @@ def main(argv=None):
     config = write_config()
     shutil.rmtree(GATE_DIR / "results", ignore_errors=True)
     print(f"Gate: {len(GATED)} benchmarks, BASE {base[:8]} against HEAD {head[:8]}, "
-          f"{args.rounds} processes each, {FEW_CALLS}-{MANY_CALLS} calls a process.", flush=True)
+          f"{args.rounds} processes each, {CALLS} calls a process.", flush=True)
     run(config, [base, head], GATED, args.rounds, append=False)
-    verdicts = verdict.judge_all(GATED, GATE_DIR / "results", base, head, calls)
+    verdicts = verdict.judge_all(GATED, GATE_DIR / "results", base, head, CALLS)
 
     suspects = [v.name for v in verdicts if v.suspect]
     if suspects and args.confirm_rounds:
         print(f"\n{len(suspects)} benchmarks look slower or are undecided; "
               f"measuring {args.confirm_rounds} more processes of each before deciding.", flush=True)
         run(config, [base, head], suspects, args.confirm_rounds, append=True)
-        verdicts = verdict.judge_all(GATED, GATE_DIR / "results", base, head, calls)
+        verdicts = verdict.judge_all(GATED, GATE_DIR / "results", base, head, CALLS)
 
     (GATE_DIR / "verdicts.json").write_text(json.dumps([vars(v) for v in verdicts], indent=1))
     print()
@@ -127,20 +118,17 @@ def run(config, commits, names, rounds, append):
     """`rounds` processes per benchmark and commit, the commits alternating round by round."""
     hashes = GATE_DIR / "commits.txt"
     hashes.write_text("\n".join(commits) + "\n")
+    command = [
+        sys.executable, "-m", "asv", "run", "--config", str(config), "--show-stderr",
+        "--interleave-rounds", "--record-samples", *(["--append-samples"] if append else []),
+        "-a", f"rounds={rounds}", "-a", f"repeat={CALLS}", "-a", "number=1",
+        "-a", f"warmup_time={WARMUP_SECONDS}",
+        *(argument for name in names for argument in ("--bench", f"^{re.escape(name)}$")),
+        f"HASHFILE:{hashes}",
+    ]
     tunables = ":".join(filter(None, [os.environ.get("GLIBC_TUNABLES"), ALLOCATOR_TUNABLES]))
-    # One asv run per call count: asv's repeat is one value for a whole run.
-    for count in sorted({calls(name) for name in names}):
-        command = [
-            sys.executable, "-m", "asv", "run", "--config", str(config), "--show-stderr",
-            "--interleave-rounds", "--record-samples", *(["--append-samples"] if append else []),
-            "-a", f"rounds={rounds}", "-a", f"repeat={count}", "-a", "number=1",
-            "-a", f"warmup_time={WARMUP_SECONDS}",
-            *(argument for name in names if calls(name) == count
-              for argument in ("--bench", f"^{re.escape(name)}$")),
-            f"HASHFILE:{hashes}",
-        ]
-        # asv exits 2 when a benchmark fails; the verdicts say which.
-        subprocess.run(command, cwd=ROOT, env=dict(os.environ, GLIBC_TUNABLES=tunables))
+    # asv exits 2 when a benchmark fails; the verdicts say which.
+    subprocess.run(command, cwd=ROOT, env=dict(os.environ, GLIBC_TUNABLES=tunables))
 
 
 def report(verdicts):

@@ -2,8 +2,8 @@
 
 The process is the unit of replication: on this machine a benchmark process is
 fast or slow for its whole life, so the samples of one process are not
-independent of each other. Each process times a fixed number of calls and
-contributes the fastest (noise only adds time). asv runs BASE and HEAD alternately, one process
+independent of each other. Each process times `calls` calls and contributes the
+fastest (noise only adds time). asv runs BASE and HEAD alternately, one process
 of each benchmark per commit and round, so the i-th processes of the two commits
 ran a few seconds apart: the gate compares them in pairs, which cancels the
 machine's drift over minutes, with a Wilcoxon signed-rank test on the logarithm
@@ -105,17 +105,14 @@ def load_samples(results_dir, commit):
 
 
 def judge_all(names, results_dir, base, head, calls):
-    """A verdict for each benchmark in `names`; "failed" where a commit has no samples for it.
-
-    `calls(name)` is how many calls each process of benchmark `name` timed.
-    """
+    """A verdict for each benchmark in `names`; "failed" where a commit has no samples for it."""
     base_samples = load_samples(results_dir, base)
     head_samples = load_samples(results_dir, head)
     verdicts = []
     for name in names:
         try:
-            base_values = process_values(base_samples.get(name), calls(name))
-            head_values = process_values(head_samples.get(name), calls(name))
+            base_values = process_values(base_samples.get(name), calls)
+            head_values = process_values(head_samples.get(name), calls)
         except ValueError as error:
             missing = [label for label, found in (("BASE", base_samples), ("HEAD", head_samples)) if not found.get(name)]
             reason = f"no result for {' and '.join(missing)}" if missing else str(error)
