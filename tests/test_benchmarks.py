@@ -10,7 +10,7 @@ import pytest
 from asv.util import load_json
 from threadpoolctl import threadpool_limits
 
-from benchmarks import bench_cydot, bench_dot, bench_memory, bench_pool, common
+from benchmarks import bench_cydot, bench_dot, bench_memory, bench_peers, bench_pool, common
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -61,6 +61,7 @@ BENCHMARK_CLASSES = [
     bench_memory.PeakMemory,
     bench_pool.PoolStart,
     bench_pool.RoundTrip,
+    bench_peers.PeersSpeedup,
 ]
 
 
