@@ -17,7 +17,8 @@ test: install browser
 bench: install
 	$(ASV) machine --yes
 	$(ASV) run --skip-existing-commits --show-stderr $(COMMITS); status=$$?; \
-	$(ASV) publish && $(BIN)/python tools/offline_dashboard.py .asv/html && exit $$status
+	$(ASV) publish && $(BIN)/python tools/report.py .asv/html && \
+	    $(BIN)/python tools/offline_dashboard.py .asv/html && exit $$status
 
 preview:
 	$(BIN)/python -m http.server --bind 127.0.0.1 --directory .asv/html 8080
@@ -32,7 +33,7 @@ calibrate: install
 	$(BIN)/python tools/calibrate_gate.py
 
 install: $(VENV)/.created
-	$(BIN)/python -m pip install --quiet --no-build-isolation --editable '.[test]'
+	$(BIN)/python -m pip install --quiet --no-build-isolation --editable '.[test,peers,report]'
 
 $(VENV)/.created:
 	$(PYTHON) -m venv $(VENV)
