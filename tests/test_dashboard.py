@@ -63,9 +63,12 @@ def dashboard(tmp_path_factory):
         )
 
     subprocess.run([sys.executable, "-m", "asv", "machine", "--yes"], check=True, capture_output=True)
-    asv("run", "--python=same", "--quick", "--bench", "PoolStart", "--set-commit-hash", head.stdout.strip())
+    benchmarks = ["PoolStart", r"Throughput.track_gflops\('square_64', 1"]
+    asv("run", "--python=same", "--quick", *(f"--bench={b}" for b in benchmarks), "--set-commit-hash", head.stdout.strip())
     asv("publish")
-    subprocess.run([sys.executable, str(ROOT / "tools" / "offline_dashboard.py"), str(folder / "html")], check=True)
+    tools = ROOT / "tools"
+    subprocess.run([sys.executable, tools / "report.py", "--results", folder / "results", folder / "html"], check=True)
+    subprocess.run([sys.executable, tools / "offline_dashboard.py", folder / "html"], check=True)
     return folder / "html"
 
 
@@ -113,3 +116,14 @@ def test_commit_links_lead_to_commit_pages(dashboard):
     index = json.loads((dashboard / "index.json").read_text())
     for commit in index["revision_to_hash"].values():
         assert "Author:" in (dashboard / "commits" / commit / "index.html").read_text()
+
+
+def test_pictures_are_linked_from_the_dashboard_and_render_offline(chromium, served, dashboard, tmp_path):
+    assert 'href="report/index.html"' in (dashboard / "index.html").read_text()
+    pictures = sorted((dashboard / "report").glob("*.png"))
+    assert [p.name for p in pictures] == [
+        "gflops-float32.png", "gflops-float64.png", "speedup-float32.png", "speedup-float64.png"
+    ]
+    screenshot = ROOT / ".asv" / "pictures-screenshot.png"
+    render(chromium, f"{served}report/index.html", tmp_path, f"--screenshot={screenshot}")
+    assert screenshot.stat().st_size > 10_000

@@ -4,7 +4,8 @@ asv 0.6's index.html loads jQuery, flot, Bootstrap and friends from CDNs; offlin
 it shows only "external dependencies failed to load". This fetches the same
 packages from the npm registry (cached under .asv/npm), copies the files into the
 dashboard and points the HTML at them. It also writes commits/<hash>/index.html
-for every benchmarked commit, which asv.conf.json's show_commit_url links to.
+for every benchmarked commit, which asv.conf.json's show_commit_url links to, and
+links tools/report.py's pictures from the navigation bar if they are there.
 
 Usage: python tools/offline_dashboard.py [HTML_DIR]   (default: .asv/html)
 """
@@ -45,9 +46,21 @@ def main(html_dir=".asv/html"):
     for page in sorted(html_dir.glob("*.html")):
         page.write_text(localise(page.read_text(), html_dir, cache))
     write_commit_pages(html_dir)
+    if (html_dir / "report" / "index.html").exists():
+        index = html_dir / "index.html"
+        index.write_text(link_pictures(index.read_text()))
     print(f"Dashboard: {html_dir.resolve()}/index.html (no internet needed)")
     print(f"Serve it:  python -m http.server --bind 127.0.0.1 --directory {html_dir} 8080")
     print("           then open http://127.0.0.1:8080/")
+
+
+def link_pictures(page):
+    """`page` with a "Pictures" entry after "Regressions" in its navigation bar (tools/report.py's pages)."""
+    regressions = '<li id="nav-li-regressions"><a href="#/regressions">Regressions</a></li>'
+    link = '<li id="nav-li-pictures"><a href="report/index.html">Pictures</a></li>'
+    if link in page or regressions not in page:
+        return page
+    return page.replace(regressions, regressions + "\n\t" + link)
 
 
 def localise(page, html_dir, cache):
