@@ -15,8 +15,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-from asv.config import Config
-from asv.environment import get_environments
 from asv.results import Results
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,7 +32,7 @@ SHAPE_LABELS = {
     "square_2000": "2000³",
 }
 KERNELS = """
-import json, threadpoolctl
+import json, numpy, threadpoolctl
 kernels = {"blas": [f"{i['internal_api']} {i['version']} {i['architecture']}"
                     for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"]}
 try:
@@ -92,9 +90,10 @@ def values(results, name, key):
 
 
 def describe_kernels():
-    config = Config.load(str(ROOT / "asv.conf.json"))
-    environment = next(iter(get_environments(config, None, verbose=False)))
-    python = Path(config.env_dir) / environment.hashname / "bin" / "python"
+    pythons = sorted((ROOT / ".asv" / "env").glob("*/bin/python"), key=lambda path: path.parent.stat().st_mtime)
+    if not pythons:
+        return "kernels unknown (no benchmark environment)"
+    python = pythons[-1]  # the environment asv set up last
     completed = subprocess.run([str(python), "-c", KERNELS], cwd=ROOT, capture_output=True, text=True)
     if completed.returncode:
         return f"kernels unknown ({python} failed: {completed.stderr.strip().splitlines()[-1:]})"
