@@ -30,6 +30,7 @@ from benchmarks.common import CONTENDERS, SHAPES  # noqa: E402
 from benchmarks.peers import PEERS  # noqa: E402
 
 DTYPES = ["float64", "float32"]
+COLOURS = plt.cm.tab20.colors  # one for each of up to 20 contenders
 
 
 def main(argv=None):
@@ -62,6 +63,7 @@ def draw_gflops(path, gflops, speedups, dtype, peak):
     shapes = [shape for shape in SHAPES if any(key[0] == shape and key[2] == dtype for key in gflops)] or ["no GFLOP/s measured"]
     figure, axes = plt.subplots(1, len(shapes), figsize=(3.2 * len(shapes), 3.6), sharey=True, squeeze=False)
     for axis, shape in zip(axes[0], shapes):
+        axis.set_prop_cycle(color=COLOURS)
         for name in CONTENDERS:
             points = sorted((int(w), v) for (s, w, d, i), v in gflops.items() if (s, d, i) == (shape, dtype, name))
             if points:
@@ -92,7 +94,8 @@ def draw_gflops(path, gflops, speedups, dtype, peak):
 def draw_speedups(path, speedups, dtype):
     """Speed-up over numpy.dot on 2 workers, one group of bars per shape, one bar per contender."""
     names = [name for name in [*CONTENDERS, *PEERS] if any(key[1:] == (dtype, name) for key in speedups)]
-    figure, axis = plt.subplots(figsize=(12, 4))
+    figure, axis = plt.subplots(figsize=(12, 5))
+    axis.set_prop_cycle(color=COLOURS)
     width = 0.8 / max(1, len(names))
     for offset, name in enumerate(names):
         heights = [speedups.get((shape, dtype, name), 0) for shape in PEER_SHAPES]
@@ -102,7 +105,7 @@ def draw_speedups(path, speedups, dtype):
     axis.set_xticklabels([peers_table.SHAPE_LABELS[shape] for shape in PEER_SHAPES])
     axis.set_yscale("log")
     axis.set_ylabel(f"numpy.dot time / contender time, {dtype}")
-    axis.legend(ncol=5, fontsize=7)
+    axis.legend(ncol=7, fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.1))
     figure.tight_layout()
     figure.savefig(path, dpi=100)
     plt.close(figure)
