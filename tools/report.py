@@ -61,7 +61,7 @@ def main(argv=None):
 def draw_gflops(path, gflops, speedups, dtype, peak):
     """One panel per shape: GFLOP/s against workers for every contender measured, and the peak."""
     shapes = [shape for shape in SHAPES if any(key[0] == shape and key[2] == dtype for key in gflops)] or ["no GFLOP/s measured"]
-    figure, axes = plt.subplots(1, len(shapes), figsize=(3.2 * len(shapes), 3.6), sharey=True, squeeze=False)
+    figure, axes = plt.subplots(1, len(shapes), figsize=(max(9, 3.2 * len(shapes)), 3.6), sharey=True, squeeze=False)
     for axis, shape in zip(axes[0], shapes):
         axis.set_prop_cycle(color=COLOURS)
         for name in CONTENDERS:
