@@ -175,6 +175,7 @@ class JoblibLoky(Contender):
         self.config.__enter__()
         self.parallel = joblib.Parallel().__enter__()
         self()
+        self.executor = self.parallel._backend._workers  # joblib's, to clean up in close()
 
     def _memmapped(self, name, array):
         path = os.path.join(self.folder, f"{name}.npy")
@@ -191,7 +192,14 @@ class JoblibLoky(Contender):
     def close(self):
         self.parallel.__exit__(None, None, None)
         self.config.__exit__(None, None, None)
-        self.joblib.externals.loky.get_reusable_executor().shutdown(wait=True)
+        # joblib registers a memory-mapping folder per context with loky's
+        # resource tracker, but stops tracking it only when it deletes it, and
+        # it never made them: the memory maps travel by name. Made now, empty,
+        # they are deleted and forgotten; else the tracker warns of leaked
+        # folders when this process ends.
+        for folder in self.executor._temp_folder_manager._cached_temp_folders.values():
+            os.makedirs(folder, exist_ok=True)
+        self.executor.terminate()
         del self.a, self.b, self.out
         shutil.rmtree(self.folder)
 
