@@ -54,8 +54,8 @@ def blas():
     return ThreadpoolController()
 
 
-class ThreadsNumpy(Contender):
-    """numpy.dot on row blocks in a pool of `workers` threads, BLAS on one thread: no copy, GIL released."""
+class RowBlocksOnThreads(Contender):
+    """`block(rows)` for each row block, on a pool of `workers` threads writing into one output."""
 
     def __init__(self, shape, workers, dtype):
         super().__init__(shape, workers, dtype)
@@ -65,15 +65,22 @@ class ThreadsNumpy(Contender):
         self()
 
     def __call__(self):
-        with blas().limit(limits=1, user_api="blas"):
-            list(self.executor.map(self.block, self.blocks))
+        list(self.executor.map(self.block, self.blocks))
         return self.out
-
-    def block(self, rows):
-        np.dot(self.a[rows], self.b, out=self.out[rows])
 
     def close(self):
         self.executor.shutdown()
+
+
+class ThreadsNumpy(RowBlocksOnThreads):
+    """numpy.dot on row blocks in a pool of `workers` threads, BLAS on one thread: no copy, GIL released."""
+
+    def __call__(self):
+        with blas().limit(limits=1, user_api="blas"):
+            return super().__call__()
+
+    def block(self, rows):
+        np.dot(self.a[rows], self.b, out=self.out[rows])
 
 
 class ThreadsNaive(ThreadsNumpy):
@@ -268,26 +275,15 @@ class DaskDistributed(Contender):
             shutil.rmtree(self.folder)
 
 
-class Blis(Contender):
+class Blis(RowBlocksOnThreads):
     """cython-blis's gemm on row blocks, one thread per worker (the library is single-threaded, releases the GIL)."""
 
     def __init__(self, shape, workers, dtype):
-        super().__init__(shape, workers, dtype)
         self.gemm = package("blis.py").gemm
-        self.out = np.empty((self.a.shape[0], self.b.shape[1]), dtype)
-        self.blocks = row_blocks(self.a.shape[0], workers)
-        self.executor = concurrent.futures.ThreadPoolExecutor(workers)
-        self()
-
-    def __call__(self):
-        list(self.executor.map(self.block, self.blocks))
-        return self.out
+        super().__init__(shape, workers, dtype)
 
     def block(self, rows):
         self.gemm(self.a[rows], self.b, out=self.out[rows], beta=0.0)
-
-    def close(self):
-        self.executor.shutdown()
 
 
 def blis_configuration():
