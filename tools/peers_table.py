@@ -45,7 +45,7 @@ print(json.dumps(kernels))
 
 
 def main(argv=None):
-    commit = git("rev-parse", (argv or sys.argv[1:] or ["HEAD"])[0])
+    commit = rev_parse((argv or sys.argv[1:] or ["HEAD"])[0])
     results = load_results(commit)
     if results is None:
         sys.exit(f"no asv results for {commit[:8]}: run `make bench COMMITS={commit[:8]}^!` first")
@@ -57,8 +57,13 @@ def main(argv=None):
         print()
 
 
-def git(*arguments):
-    return subprocess.run(["git", *arguments], cwd=ROOT, check=True, capture_output=True, text=True).stdout.strip()
+def rev_parse(name):
+    """The full hash of commit `name`; exits saying so if there is none."""
+    completed = subprocess.run(["git", "rev-parse", "--verify", f"{name}^{{commit}}"],
+                               cwd=ROOT, capture_output=True, text=True)
+    if completed.returncode:
+        sys.exit(f"{name!r} is not a commit of this repository")
+    return completed.stdout.strip()
 
 
 def load_results(commit, results_dir=ROOT / ".asv" / "results"):

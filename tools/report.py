@@ -39,7 +39,7 @@ def main(argv=None):
     parser.add_argument("--results", default=ROOT / ".asv" / "results")
     parser.add_argument("html_dir", nargs="?", default=ROOT / ".asv" / "html")
     args = parser.parse_args(argv)
-    commit = peers_table.git("rev-parse", args.commit)
+    commit = peers_table.rev_parse(args.commit)
     folder = Path(args.html_dir) / "report"
     results = peers_table.load_results(commit, args.results)
     if results is None:
