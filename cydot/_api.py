@@ -24,7 +24,7 @@ def dot(a, b, out=None, nthreads=None, kernel="blocked"):
     """Matrix product of 2-D `a` and `b`, exactly as numpy.dot computes it, on `nthreads` threads.
 
     kernel: ``"blocked"`` (packed panels and a register-tiled micro-kernel) or
-    ``"naive"`` (the textbook triple loop). `out`, if given, must be C-contiguous
+    ``"naive"`` (the textbook triple loop, unblocked). `out`, if given, must be C-contiguous
     with the result's shape and dtype; it may overlap `a` or `b`.
     """
     a, b, dtype = check_operands(a, b, out, kernel, KERNELS)
@@ -106,6 +106,7 @@ def _blocked(a, b, c, nthreads):
 
 
 def _naive(a, b, c, nthreads):
+    b = np.ascontiguousarray(b)
     nparts = min(nthreads, a.shape[0])
     if kernels.OPENMP:
         kernels.naive_rows(a, b, c, nparts)

@@ -226,15 +226,25 @@ def blocked_split_k(const numeric[:, :] a, const numeric[:, :] b, numeric[:, :, 
                  &partials[part, 0, 0], n, m, n, stop - start, &workspace[part, 0])
 
 
-def naive_rows(const numeric[:, :] a, const numeric[:, :] b, numeric[:, ::1] c, int nthreads):
-    """c = a @ b by the textbook triple loop: each element the dot of a row of a and a column of b."""
+def naive_rows(const numeric[:, :] a, const numeric[:, ::1] b, numeric[:, ::1] c, int nthreads):
+    """c = a @ b by the textbook triple loop in i-k-j order, rows split across `nthreads` threads.
+
+    Each row of c accumulates a[i, p] * b[p, :] for p = 0, 1, ...: every element
+    sums its terms in the same order as the i-j-k loop, while the innermost loop
+    runs along contiguous rows of b and c, so the compiler vectorises it.
+    """
     cdef Py_ssize_t m = a.shape[0], k = a.shape[1], n = b.shape[1]
     cdef Py_ssize_t i, j, p
-    cdef numeric total
+    cdef numeric a_ip
+    cdef numeric *c_row
+    cdef const numeric *b_row
     with nogil:
         for i in prange(m, num_threads=nthreads, schedule="static"):
+            c_row = &c[i, 0]
             for j in range(n):
-                total = 0
-                for p in range(k):
-                    total = total + a[i, p] * b[p, j]
-                c[i, j] = total
+                c_row[j] = 0
+            for p in range(k):
+                a_ip = a[i, p]
+                b_row = &b[p, 0]
+                for j in range(n):
+                    c_row[j] = c_row[j] + a_ip * b_row[j]
