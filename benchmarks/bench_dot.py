@@ -5,6 +5,7 @@ from .common import (
     DTYPES,
     ORIGINAL_SHAPE,
     SHAPES,
+    SPLITTING_WORKERS,
     WORKERS,
     contender,
     flops,
@@ -43,9 +44,12 @@ class Throughput(_Product):
 
 
 class SpeedupOverNumpy(_Product):
-    """numpy.dot time / contender time, timed alternately in one process (> 1: faster)."""
+    """numpy.dot time / contender time, timed alternately in one process (> 1: faster).
 
-    params = [list(SHAPES), WORKERS, DTYPES, [name for name in CONTENDERS if name != "numpy.dot"]]
+    On worker counts that split the product; on one, Throughput has both sides.
+    """
+
+    params = [list(SHAPES), SPLITTING_WORKERS, DTYPES, [name for name in CONTENDERS if name != "numpy.dot"]]
     version = "2"  # 1 timed single calls, without waiting for OpenBLAS's threads to sleep
 
     def setup(self, shape, workers, dtype, implementation):

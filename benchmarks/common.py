@@ -52,11 +52,19 @@ def cpu_count():
 # 1, 2 and all CPUs. Results are kept per machine, so "all" may differ between
 # machines; on a 2-core one it would only repeat the 2 case.
 WORKERS = sorted({1, 2, cpu_count()})
+SPLITTING_WORKERS = WORKERS[1:]  # the counts that split a product
 DTYPES = ["float32", "float64"]
 
-# The naive kernels take seconds beyond this: they are measured on small shapes,
-# in float64 as the original answer was.
-NAIVE_MAX_FLOPS = 10**9
+# The naive kernels take seconds a call beyond small squares: they are measured
+# there and on the original answer's own shape, in float64 as it was.
+NAIVE_SHAPES = [ORIGINAL_SHAPE, "square_64", "square_256"]
+
+
+NAIVE_SKIP_REASON = "the naive kernels are measured in float64 on small squares and the original shape"
+
+
+def measures_naive(shape, dtype):
+    return shape in NAIVE_SHAPES and dtype == "float64"
 
 
 def flops(shape):
@@ -213,8 +221,8 @@ def require(module):
 @functools.lru_cache(maxsize=2)
 def contender(name, shape, workers, dtype):
     """Set up `name` for these parameters, or skip combinations that make no sense or take minutes."""
-    if name in NAIVE and (flops(shape) > NAIVE_MAX_FLOPS or dtype != "float64"):
-        raise SkipNotImplemented("the naive kernels are measured on small float64 products")
+    if name in NAIVE and not measures_naive(shape, dtype):
+        raise SkipNotImplemented(NAIVE_SKIP_REASON)
     return CONTENDERS[name](shape, workers, dtype)
 
 
