@@ -13,6 +13,7 @@ import pytest
 import cydot
 import cydot._levels
 import mpdot
+from conftest import assert_matches_numpy
 
 
 def test_info_reports_level_openmp_and_threads():
@@ -92,3 +93,22 @@ def test_any_thread_count_gives_numpys_result(nthreads):
     rng = np.random.default_rng(1)
     a, b = rng.random((37, 300)), rng.random((300, 29))
     np.testing.assert_allclose(cydot.dot(a, b, nthreads=nthreads), a @ b, rtol=1e-12)
+
+
+@pytest.mark.parametrize("level", cydot._levels.runnable_levels())
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.complex128, np.complex64])
+def test_blocked_kernel_across_cache_blocks_and_partial_tiles(level, dtype, monkeypatch):
+    monkeypatch.setattr(cydot._api, "kernels", cydot._levels.load(level))
+    blocks = cydot._api.kernels.BLOCKS
+    m, k, n = blocks["MC"] + 5, blocks["KC"] + 7, 67  # a second, partial block of A and of k
+    rng = np.random.default_rng(2)
+
+    def random(shape):
+        values = rng.standard_normal(shape)
+        if np.dtype(dtype).kind == "c":
+            values = values + 1j * rng.standard_normal(shape)
+        return values.astype(dtype)
+
+    a, b = random((m, k)), random((n, k)).T  # b in Fortran order
+    assert_matches_numpy(cydot.dot(a, b, nthreads=1), a, b)
+    assert_matches_numpy(cydot.dot(a[::-1, ::2], b[::2, ::-1], nthreads=2), a[::-1, ::2], b[::2, ::-1])
