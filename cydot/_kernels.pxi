@@ -136,8 +136,8 @@ cdef void pack_a(const numeric *a, Py_ssize_t rs, Py_ssize_t cs, Py_ssize_t mc, 
     for tile in range((mc + mr - 1) // mr):
         i0 = tile * mr
         rows = min(mr, mc - i0)
-        for i in range(rows):
-            for p in range(kc):
+        for p in range(kc):
+            for i in range(rows):
                 packed[p * mr + i] = a[(i0 + i) * rs + p * cs]
         for i in range(rows, mr):
             for p in range(kc):
