@@ -9,13 +9,13 @@ import importlib
 import os
 import statistics
 import threading
-import time
 import timeit
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
 from . import original_answer
+from .idle_threads import wait_for_other_threads_to_sleep
 
 try:
     from asv_runner.benchmarks.mark import SkipNotImplemented
@@ -74,9 +74,16 @@ def flops(shape):
 
 @functools.lru_cache(maxsize=4)
 def operands(shape, dtype):
-    """Fixed-seed random a and b for a named shape."""
+    """Fixed-seed random a and b for a named shape, in [0, 1) (real and imaginary parts)."""
     m, k, n = SHAPES[shape]
     rng = np.random.default_rng(20261125)
+    dtype = np.dtype(dtype)
+    if dtype.kind == "c":
+        part = np.dtype(f"f{dtype.itemsize // 2}")
+        return tuple(
+            (rng.random(size, dtype=part) + 1j * rng.random(size, dtype=part)).astype(dtype)
+            for size in [(m, k), (k, n)]
+        )
     return rng.random((m, k), dtype=dtype), rng.random((k, n), dtype=dtype)
 
 
@@ -243,44 +250,26 @@ def interleaved_speedup(function, baseline, budget=0.3, at_least=3, at_most=15, 
     4-8 ms for a sleeping thread or process to wake. Each side starts once this
     process's other threads are asleep: OpenBLAS's helpers spin ~0.1 s after a
     call and would take a core from the contender (mpdot on 2 workers read 0.49
-    at 1000³ instead of 0.96).
+    at 1000³ instead of 0.96). A side that runs in another process times
+    itself there: it has a ``median_seconds(calls)`` method.
     """
-    calls = 5 if _timed(baseline) < quick_call else 1
+    calls = 5 if _median_seconds(baseline, 1) < quick_call else 1
     ratios, started = [], timeit.default_timer()
     while len(ratios) < at_least or (
         len(ratios) < at_most and timeit.default_timer() - started < budget
     ):
-        _wait_for_other_threads_to_sleep()
-        baseline_time = statistics.median(_timed(baseline) for _ in range(calls))
-        _wait_for_other_threads_to_sleep()
-        function_time = statistics.median(_timed(function) for _ in range(calls))
+        wait_for_other_threads_to_sleep()
+        baseline_time = _median_seconds(baseline, calls)
+        wait_for_other_threads_to_sleep()
+        function_time = _median_seconds(function, calls)
         ratios.append(baseline_time / function_time)
     return statistics.median(ratios)
 
 
-def _wait_for_other_threads_to_sleep(timeout=0.5, poll=0.005):
-    """Wait until no other thread of this process is running (Linux; elsewhere, return)."""
-    deadline = timeit.default_timer() + timeout
-    while _other_threads_running() and timeit.default_timer() < deadline:
-        time.sleep(poll)
-
-
-def _other_threads_running():
-    this_thread = threading.get_native_id()
-    try:
-        tasks = [int(task) for task in os.listdir("/proc/self/task")]
-    except FileNotFoundError:
-        return False
-    for task in tasks:
-        if task == this_thread:
-            continue
-        try:
-            with open(f"/proc/self/task/{task}/stat") as stat:
-                if stat.read().rpartition(")")[2].split()[0] == "R":
-                    return True
-        except FileNotFoundError:  # a thread that just ended
-            pass
-    return False
+def _median_seconds(side, calls):
+    if hasattr(side, "median_seconds"):
+        return side.median_seconds(calls)
+    return statistics.median(_timed(side) for _ in range(calls))
 
 
 def _timed(function):

@@ -8,9 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from asv.util import load_json
-from threadpoolctl import threadpool_limits
+from threadpoolctl import threadpool_info, threadpool_limits
 
-from benchmarks import bench_cydot, bench_dot, bench_memory, bench_peers, bench_pool, common
+import cydot._levels
+from benchmarks import bench_cydot, bench_dot, bench_memory, bench_peers, bench_pool, common, openblas_kernels
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -50,6 +51,22 @@ def test_shared_inputs_are_skipped_where_mpdot_computes_in_the_caller(monkeypatc
     monkeypatch.undo()  # mpdot's own threshold, not conftest's 0
     with pytest.raises(common.SkipNotImplemented, match="in the caller"):
         common.CONTENDERS["mpdot_shared"]("square_64", 2, "float64")
+
+
+@pytest.mark.skipif(
+    "x86-64-v3" not in cydot._levels.runnable_levels()
+    or not any(info["internal_api"] == "openblas" for info in threadpool_info()),
+    reason="needs OpenBLAS and a CPU with AVX2",
+)
+def test_numpy_on_a_forced_coretype_runs_in_a_helper_that_obeys_and_exits():
+    a, b = common.operands("square_64", "complex128")
+    helper = openblas_kernels.NumpyDotOnCoretype(a, b, 1, "Haswell")
+    try:
+        assert helper.architecture == "Haswell"
+        assert helper.median_seconds(3) > 0
+    finally:
+        helper.close()
+    assert helper.process.returncode == 0
 
 
 BENCHMARK_CLASSES = [
