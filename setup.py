@@ -23,7 +23,9 @@ LEVELS = {
 }
 # -fwrapv: integer products wrap around as numpy's do, instead of being undefined.
 # -fcx-limited-range: complex products use the textbook formula, as BLAS does.
-COMMON_FLAGS = ["-O3", "-fwrapv", "-fcx-limited-range"]
+# -falign-loops=64: loops start on a cache line; with identical code, where the
+# float32 kernel's loop landed changed the baseline level's speed by 3%.
+COMMON_FLAGS = ["-O3", "-fwrapv", "-fcx-limited-range", "-falign-loops=64"]
 OPENMP_FLAGS = ["-fopenmp"]
 # CYDOT_SANITIZE=address,undefined builds a checked copy for the test suite.
 SANITIZE = os.environ.get("CYDOT_SANITIZE")
