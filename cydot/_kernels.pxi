@@ -35,10 +35,8 @@ cdef extern from "_microkernel.h" nogil:
     void micro_i32 "cydot_micro_i32"(ptrdiff_t, const void *, const void *, void *, ptrdiff_t, int, int, int)
     void micro_c128 "cydot_micro_c128"(ptrdiff_t, const void *, const void *, void *, ptrdiff_t, int, int, int)
     void micro_c64 "cydot_micro_c64"(ptrdiff_t, const void *, const void *, void *, ptrdiff_t, int, int, int)
-    void pack_a_c128 "cydot_pack_a_c128"(const void *, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, int, void *)
-    void pack_b_c128 "cydot_pack_b_c128"(const void *, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, int, void *)
-    void pack_a_c64 "cydot_pack_a_c64"(const void *, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, int, void *)
-    void pack_b_c64 "cydot_pack_b_c64"(const void *, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, int, void *)
+    void pack_split_c128 "cydot_pack_split_c128"(const void *, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, int, void *)
+    void pack_split_c64 "cydot_pack_split_c64"(const void *, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, int, void *)
     void micro_ld "cydot_micro_ld"(ptrdiff_t, const void *, const void *, void *, ptrdiff_t, int, int, int)
     void micro_cld "cydot_micro_cld"(ptrdiff_t, const void *, const void *, void *, ptrdiff_t, int, int, int)
 
@@ -127,10 +125,10 @@ cdef void pack_a(const numeric *a, Py_ssize_t rs, Py_ssize_t cs, Py_ssize_t mc, 
                  int mr, numeric *packed) noexcept nogil:
     """Copy an mc x kc block of A into micro-panels of mr rows, zero-padding the last."""
     if numeric is "double complex":
-        pack_a_c128(a, rs, cs, mc, kc, mr, packed)  # split into real and imaginary parts
+        pack_split_c128(a, rs, cs, mc, kc, mr, packed)  # real parts, then imaginary parts
         return
     if numeric is "float complex":
-        pack_a_c64(a, rs, cs, mc, kc, mr, packed)
+        pack_split_c64(a, rs, cs, mc, kc, mr, packed)
         return
     cdef Py_ssize_t tile, i0, i, p, rows
     for tile in range((mc + mr - 1) // mr):
@@ -149,10 +147,10 @@ cdef void pack_b(const numeric *b, Py_ssize_t rs, Py_ssize_t cs, Py_ssize_t kc, 
                  int nr, numeric *packed) noexcept nogil:
     """Copy a kc x nc block of B into micro-panels of nr columns, zero-padding the last."""
     if numeric is "double complex":
-        pack_b_c128(b, rs, cs, kc, nc, nr, packed)
+        pack_split_c128(b, cs, rs, nc, kc, nr, packed)  # the rows of b's transpose
         return
     if numeric is "float complex":
-        pack_b_c64(b, rs, cs, kc, nc, nr, packed)
+        pack_split_c64(b, cs, rs, nc, kc, nr, packed)
         return
     cdef Py_ssize_t tile, j0, j, p, columns
     for tile in range((nc + nr - 1) // nr):

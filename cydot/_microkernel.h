@@ -173,14 +173,16 @@ CYDOT_DEFINE_MICROKERNEL(cydot_micro_i32, int32_t, CYDOT_I32_MR, CYDOT_I32_NR)
  * of one micro-kernel over kc=384 on one core: v4 c128 4x16 57.6 (6x16, 8x8:
  * the same, the core's peak), c64 4x32 113; v3 c128 2x12 56.7 (3x8 38), c64
  * 2x24 113 (3x16 77); baseline c128 2x6 22.2, c64 2x12 43.1. */
-#define CYDOT_DEFINE_SPLIT_PACKING(PACK_A, PACK_B, R)                                  \
-    static inline void PACK_A(const void *source, ptrdiff_t rs, ptrdiff_t cs,         \
-                              ptrdiff_t mc, ptrdiff_t kc, int mr, void *packed)       \
+/* Packs an m x kc block into split micro-panels of mr rows, zero-padding the
+ * last: A's micro-panels, and B's as the rows of B's transpose (strides swapped). */
+#define CYDOT_DEFINE_SPLIT_PACKING(NAME, R)                                          \
+    static inline void NAME(const void *source, ptrdiff_t rs, ptrdiff_t cs,          \
+                            ptrdiff_t m, ptrdiff_t kc, int mr, void *packed)         \
     {                                                                                \
         const R *a = (const R *)source;                                              \
         R *panel = (R *)packed;                                                      \
-        for (ptrdiff_t i0 = 0; i0 < mc; i0 += mr, panel += 2 * mr * kc) {           \
-            int rows = mc - i0 < mr ? (int)(mc - i0) : mr;                           \
+        for (ptrdiff_t i0 = 0; i0 < m; i0 += mr, panel += 2 * mr * kc) {             \
+            int rows = m - i0 < mr ? (int)(m - i0) : mr;                             \
             for (ptrdiff_t p = 0; p < kc; p++)                                       \
                 for (int i = 0; i < mr; i++) {                                       \
                     R re = 0, im = 0;                                                \
@@ -190,25 +192,6 @@ CYDOT_DEFINE_MICROKERNEL(cydot_micro_i32, int32_t, CYDOT_I32_MR, CYDOT_I32_NR)
                     }                                                                \
                     panel[p * 2 * mr + i] = re;                                      \
                     panel[p * 2 * mr + mr + i] = im;                                 \
-                }                                                                    \
-        }                                                                            \
-    }                                                                                \
-    static inline void PACK_B(const void *source, ptrdiff_t rs, ptrdiff_t cs,         \
-                              ptrdiff_t kc, ptrdiff_t nc, int nr, void *packed)       \
-    {                                                                                \
-        const R *b = (const R *)source;                                              \
-        R *panel = (R *)packed;                                                      \
-        for (ptrdiff_t j0 = 0; j0 < nc; j0 += nr, panel += 2 * nr * kc) {           \
-            int columns = nc - j0 < nr ? (int)(nc - j0) : nr;                        \
-            for (ptrdiff_t p = 0; p < kc; p++)                                       \
-                for (int j = 0; j < nr; j++) {                                       \
-                    R re = 0, im = 0;                                                \
-                    if (j < columns) {                                               \
-                        re = b[2 * (p * rs + (j0 + j) * cs)];                        \
-                        im = b[2 * (p * rs + (j0 + j) * cs) + 1];                    \
-                    }                                                                \
-                    panel[p * 2 * nr + j] = re;                                      \
-                    panel[p * 2 * nr + nr + j] = im;                                 \
                 }                                                                    \
         }                                                                            \
     }
@@ -256,8 +239,8 @@ CYDOT_DEFINE_MICROKERNEL(cydot_micro_i32, int32_t, CYDOT_I32_MR, CYDOT_I32_NR)
             }                                                                        \
     }
 
-CYDOT_DEFINE_SPLIT_PACKING(cydot_pack_a_c128, cydot_pack_b_c128, double)
-CYDOT_DEFINE_SPLIT_PACKING(cydot_pack_a_c64, cydot_pack_b_c64, float)
+CYDOT_DEFINE_SPLIT_PACKING(cydot_pack_split_c128, double)
+CYDOT_DEFINE_SPLIT_PACKING(cydot_pack_split_c64, float)
 CYDOT_DEFINE_SPLIT_MICROKERNEL(cydot_micro_c128, double, CYDOT_C128_MR, CYDOT_C128_NR)
 CYDOT_DEFINE_SPLIT_MICROKERNEL(cydot_micro_c64, float, CYDOT_C64_MR, CYDOT_C64_NR)
 CYDOT_DEFINE_MICROKERNEL(cydot_micro_ld, long double, CYDOT_LD_MR, CYDOT_LD_NR)
