@@ -113,21 +113,33 @@
                 c[i * ldc + j] = accumulate ? c[i * ldc + j] + acc[i][j] : acc[i][j]; \
     }
 
+/* The vector types of a kernel over the real type R: `vector`, and `loaded` to
+ * read or write one where memory need not be aligned (packed panels, C). */
+#define CYDOT_VECTOR_TYPES(R)                                                        \
+    typedef R vector __attribute__((vector_size(CYDOT_VECTOR_BYTES)));               \
+    typedef R loaded __attribute__((vector_size(CYDOT_VECTOR_BYTES),                 \
+                                    aligned(sizeof(R)), may_alias));                 \
+    enum { LANES = CYDOT_VECTOR_BYTES / sizeof(R) }
+
+/* Asks for a tile of C (rows of `bytes`, `stride` bytes apart) now: the kernel
+ * reads and writes it after its kc steps, by when the cache misses are over. */
+static inline void cydot_prefetch_tile(const void *c, ptrdiff_t stride, int rows, ptrdiff_t bytes)
+{
+    for (int i = 0; i < rows; i++)
+        for (ptrdiff_t offset = 0; offset < bytes; offset += 64)
+            __builtin_prefetch((const char *)c + i * stride + offset, 1);
+}
+
 #define CYDOT_DEFINE_VECTOR_MICROKERNEL(NAME, R, MR, NR)                             \
     static inline void NAME(ptrdiff_t kc, const void *packed_a, const void *packed_b, \
                             void *c_tile, ptrdiff_t ldc, int mr, int nr, int accumulate) \
     {                                                                                \
-        typedef R vector __attribute__((vector_size(CYDOT_VECTOR_BYTES)));           \
-        typedef R loaded __attribute__((vector_size(CYDOT_VECTOR_BYTES),             \
-                                        aligned(sizeof(R)), may_alias));             \
-        enum { LANES = CYDOT_VECTOR_BYTES / sizeof(R), NV = NR / LANES };            \
+        CYDOT_VECTOR_TYPES(R);                                                       \
+        enum { NV = NR / LANES };                                                    \
         const R *a = (const R *)packed_a, *b = (const R *)packed_b;                  \
         R *c = (R *)c_tile;                                                          \
         vector acc[MR][NV];                                                          \
-        /* The tile of C comes from memory: ask for it now, use it after kc steps. */ \
-        for (int i = 0; i < mr; i++)                                                 \
-            for (int j = 0; j < nr; j += 64 / sizeof(R))                             \
-                __builtin_prefetch(c + i * ldc + j, 1);                              \
+        cydot_prefetch_tile(c, ldc * sizeof(R), mr, nr * sizeof(R));                 \
         for (int i = 0; i < MR; i++)                                                 \
             for (int v = 0; v < NV; v++)                                             \
                 acc[i][v] = (vector){0};                                             \
@@ -200,17 +212,12 @@ CYDOT_DEFINE_MICROKERNEL(cydot_micro_i32, int32_t, CYDOT_I32_MR, CYDOT_I32_NR)
     static inline void NAME(ptrdiff_t kc, const void *packed_a, const void *packed_b, \
                             void *c_tile, ptrdiff_t ldc, int mr, int nr, int accumulate) \
     {                                                                                \
-        typedef R vector __attribute__((vector_size(CYDOT_VECTOR_BYTES)));           \
-        /* Loads straight from the packed panel, which need not be aligned. */       \
-        typedef R loaded __attribute__((vector_size(CYDOT_VECTOR_BYTES),             \
-                                        aligned(sizeof(R)), may_alias));             \
-        enum { LANES = CYDOT_VECTOR_BYTES / sizeof(R), NV = NR / LANES };            \
+        CYDOT_VECTOR_TYPES(R);                                                       \
+        enum { NV = NR / LANES };                                                    \
         const R *a = (const R *)packed_a, *b = (const R *)packed_b;                  \
         R *c = (R *)c_tile;                                                          \
         vector re[MR][NV], im[MR][NV];                                               \
-        for (int i = 0; i < mr; i++)                                                 \
-            for (int j = 0; j < 2 * nr; j += 64 / sizeof(R))                         \
-                __builtin_prefetch(c + 2 * i * ldc + j, 1);                          \
+        cydot_prefetch_tile(c, 2 * ldc * sizeof(R), mr, 2 * nr * sizeof(R));         \
         for (int i = 0; i < MR; i++)                                                 \
             for (int v = 0; v < NV; v++)                                             \
                 re[i][v] = im[i][v] = (vector){0};                                   \
