@@ -58,8 +58,6 @@ DTYPES = ["float32", "float64"]
 # The naive kernels take seconds a call beyond small squares: they are measured
 # there and on the original answer's own shape, in float64 as it was.
 NAIVE_SHAPES = [ORIGINAL_SHAPE, "square_64", "square_256"]
-
-
 NAIVE_SKIP_REASON = "the naive kernels are measured in float64 on small squares and the original shape"
 
 
