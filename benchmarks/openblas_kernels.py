@@ -9,8 +9,13 @@ idle_threads, found beside it.
 
 import os
 import pickle
+import statistics
 import subprocess
 import sys
+import timeit
+
+import numpy as np
+from threadpoolctl import threadpool_info
 
 # OpenBLAS's kernel set for each cydot level. SSE2 alone has none for doubles
 # (Katmai's is SSE1); Nehalem's, SSE up to 4.2 without AVX, is the nearest.
@@ -49,16 +54,8 @@ class NumpyDotOnCoretype:
         return pickle.load(self.process.stdout)
 
 
-def serve(requests, replies):
+def serve(requests, replies, wait_for_other_threads_to_sleep):
     """The helper: load the operands, report OpenBLAS's kernel set, then time calls until EOF."""
-    import statistics
-    import timeit
-
-    import numpy as np
-    from threadpoolctl import threadpool_info
-
-    from idle_threads import wait_for_other_threads_to_sleep
-
     a, b = pickle.load(requests)
     out = np.empty((a.shape[0], b.shape[1]), np.result_type(a, b))
     architectures = [info.get("architecture") for info in threadpool_info() if info["internal_api"] == "openblas"]
@@ -83,4 +80,6 @@ def _reply(replies, message):
 
 
 if __name__ == "__main__":
-    serve(sys.stdin.buffer, sys.stdout.buffer)
+    from idle_threads import wait_for_other_threads_to_sleep  # beside this script, on sys.path
+
+    serve(sys.stdin.buffer, sys.stdout.buffer, wait_for_other_threads_to_sleep)
