@@ -26,6 +26,7 @@ def serve(connection, inherited_fds, cpu):
         os.close(fd)
     if cpu is not None:
         os.sched_setaffinity(0, {cpu})
+    _no_wakeup_preemption()
     # Ctrl-C reaches the whole process group; the parent decides what stops.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # Each worker gets one core's share; BLAS threads on top would oversubscribe.
@@ -71,6 +72,19 @@ def blas_controller():
     spares each forked worker that search.
     """
     return ThreadpoolController()
+
+
+def _no_wakeup_preemption():
+    """Let a request wait for the parent to block instead of taking its CPU at once.
+
+    Woken on the parent's CPU, a worker used to preempt the parent before it had
+    sent the other workers their blocks, which then waited for that worker's
+    whole block: the two halves ran one after the other (20000×256×32 float32
+    with copied inputs: 7.7 ms a call instead of 4.8, in 9 of 25 processes).
+    Linux's SCHED_BATCH tasks do not preempt on wake-up.
+    """
+    if hasattr(os, "SCHED_BATCH"):
+        os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
 
 
 def _idle_other_threads():

@@ -20,11 +20,18 @@ def test_only_the_main_thread_of_a_worker_competes_for_cpus(pool):
     helpers = 0
     for process in pool._workers._processes:
         for task in map(int, os.listdir(f"/proc/{process.pid}/task")):
-            expected = os.SCHED_OTHER if task == process.pid else os.SCHED_IDLE
-            assert os.sched_getscheduler(task) == expected
-            helpers += task != process.pid
+            if task != process.pid:
+                assert os.sched_getscheduler(task) == os.SCHED_IDLE
+                helpers += 1
     if not helpers:
         pytest.skip("this BLAS started no helper threads in the workers")
+
+
+@pytest.mark.skipif(not hasattr(os, "SCHED_BATCH"), reason="needs Linux's SCHED_BATCH")
+def test_a_woken_worker_lets_the_parent_send_every_block_first(start_method):
+    with mpdot.Pool(2, start_method) as pool:
+        pool.dot(np.ones((300, 300)), np.ones((300, 300)))
+        assert [os.sched_getscheduler(p.pid) for p in pool._workers._processes] == [os.SCHED_BATCH] * 2
 
 
 @pytest.mark.skipif(not hasattr(os, "sched_getaffinity"), reason="needs CPU affinity")
