@@ -51,7 +51,13 @@ WARMUP_SECONDS = 0.1
 # large temporary is mapped and faulted in afresh on every call depends on the
 # process's history. Fixed thresholds halved the spread between processes of
 # cydot and of mpdot with shared inputs (README, "The regression gate").
-ALLOCATOR_TUNABLES = "glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=4294967296"
+# Copying inputs into the pool's buffers, which the workers have just read on
+# other CPUs, took 1.0 ms or 4.5 ms (20 MB) depending on where the host had put
+# this VM's CPUs; copies of 1 MB and more with non-temporal stores took 1.1 ms.
+GLIBC_TUNABLES = (
+    "glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=4294967296"
+    ":glibc.cpu.x86_non_temporal_threshold=1048576"
+)
 
 
 def main(argv=None):
@@ -126,7 +132,7 @@ def run(config, commits, names, rounds, append):
         *(argument for name in names for argument in ("--bench", f"^{re.escape(name)}$")),
         f"HASHFILE:{hashes}",
     ]
-    tunables = ":".join(filter(None, [os.environ.get("GLIBC_TUNABLES"), ALLOCATOR_TUNABLES]))
+    tunables = ":".join(filter(None, [os.environ.get("GLIBC_TUNABLES"), GLIBC_TUNABLES]))
     # asv exits 2 when a benchmark fails; the verdicts say which.
     subprocess.run(command, cwd=ROOT, env=dict(os.environ, GLIBC_TUNABLES=tunables))
 
