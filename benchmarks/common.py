@@ -45,6 +45,8 @@ SHAPES = {
     "square_2000": (2000, 2000, 2000),
     "tall_skinny_20000x256x32": (20_000, 256, 32),
 }
+
+
 def cpu_count():
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
 
@@ -231,7 +233,7 @@ def contender(name, shape, workers, dtype):
     return CONTENDERS[name](shape, workers, dtype)
 
 
-def median_seconds(function, budget=0.15, at_least=3, at_most=25):
+def median_seconds(function, budget=0.1, at_least=3, at_most=25):
     """Median wall time of `function()`, repeated within about `budget` seconds."""
     times = [_timed(function)]
     while len(times) < at_least or (len(times) < at_most and sum(times) < budget):
@@ -243,23 +245,31 @@ def interleaved_speedup(function, baseline, budget=0.3, at_least=3, at_most=15, 
     """Median over alternating rounds of baseline time / function time (> 1: faster).
 
     Alternating rounds make drift hit both alike. A round times each side once,
-    or, for calls under `quick_call` seconds, five times back to back keeping
-    the median: here the first one or two calls after an idle spell can wait
-    4-8 ms for a sleeping thread or process to wake. Each side starts once this
-    process's other threads are asleep: OpenBLAS's helpers spin ~0.1 s after a
-    call and would take a core from the contender (mpdot on 2 workers read 0.49
-    at 1000³ instead of 0.96). A side that runs in another process times
-    itself there: it has a ``median_seconds(calls)`` method.
+    or a side whose first call took under `quick_call` seconds five times back
+    to back, keeping the median: here the first one or two calls after an idle
+    spell can wait 4-8 ms for a sleeping thread or process to wake. Each side
+    starts once this process's other threads are asleep: OpenBLAS's helpers spin
+    ~0.1 s after a call and would take a core from the contender (mpdot on 2
+    workers read 0.49 at 1000³ instead of 0.96). A side that runs in another
+    process times itself there: it has a ``median_seconds(calls)`` method.
     """
-    calls = 5 if _median_seconds(baseline, 1) < quick_call else 1
-    ratios, started = [], timeit.default_timer()
+    wait_for_other_threads_to_sleep()
+    function_time = _median_seconds(function, 1)
+    wait_for_other_threads_to_sleep()
+    baseline_time = _median_seconds(baseline, 1)
+    function_calls, baseline_calls = (
+        5 if seconds < quick_call else 1 for seconds in (function_time, baseline_time)
+    )
+    # Timed as a round would time them, these calls are the first round.
+    ratios = [baseline_time / function_time] if function_calls == baseline_calls == 1 else []
+    started = timeit.default_timer()
     while len(ratios) < at_least or (
         len(ratios) < at_most and timeit.default_timer() - started < budget
     ):
         wait_for_other_threads_to_sleep()
-        baseline_time = _median_seconds(baseline, calls)
+        baseline_time = _median_seconds(baseline, baseline_calls)
         wait_for_other_threads_to_sleep()
-        function_time = _median_seconds(function, calls)
+        function_time = _median_seconds(function, function_calls)
         ratios.append(baseline_time / function_time)
     return statistics.median(ratios)
 
