@@ -305,7 +305,7 @@ class NumbaPrange(Contender):
         self.kernel = _numba_kernel(self.numba)
         self.out = np.empty((self.a.shape[0], self.b.shape[1]), dtype)
         self.workers = workers
-        self()  # compiles for this dtype
+        self()  # compiles for this dtype, or loads the kernel numba cached on disk
 
     def __call__(self):
         self.numba.set_num_threads(self.workers)
@@ -318,7 +318,7 @@ class NumbaPrange(Contender):
 
 @functools.cache
 def _numba_kernel(numba):
-    @numba.njit(parallel=True)
+    @numba.njit(parallel=True, cache=True)
     def triple_loop(a, b, out):
         for i in numba.prange(a.shape[0]):
             for j in range(b.shape[1]):
