@@ -21,9 +21,10 @@ PEER_WORKERS = 2
 # Left out where a neighbouring shape already shows where a peer stands, so
 # that the quick dry run stays under 3 minutes. At 2000³ numba's unblocked loop
 # takes seconds a call (0.12× numpy.dot, 7 s a benchmark process); BLIS's
-# portable kernels, which its wheel runs on this CPU, read as at 1000³ (0.34–0.37×);
-# the thread pools as at 1000³, within a run's noise of numpy.dot (0.85–1.02×).
-# At 256³ a dask.distributed call is its scheduling round trip, 50–100× numpy.dot.
+# portable kernels, which its wheel runs on this CPU, read as at 1000³
+# (0.34–0.37×); threads_numpy matches numpy.dot as at 1000³, and dask_threads
+# closes in on it (0.92–0.98× against 0.79–0.85×). At 256³ a dask.distributed
+# call is its scheduling round trip (0.01–0.02× numpy.dot).
 LEFT_OUT = {
     ("square_2000", "numba_prange"),
     ("square_2000", "blis"),
