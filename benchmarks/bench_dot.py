@@ -47,8 +47,8 @@ class SpeedupOverNumpy(_Product):
     """numpy.dot time / contender time, timed alternately in one process (> 1: faster).
 
     On worker counts that split the product; on one, Throughput has both sides.
-    Not at 64³, where mpdot computes in the caller and a new pool costs a
-    hundred products: Throughput and Dot have both sides there.
+    Not at 64³, where mpdot computes in the caller and a new pool costs
+    hundreds of products: Throughput and Dot have both sides there.
     """
 
     params = [

@@ -51,9 +51,9 @@ WARMUP_SECONDS = 0.1
 # large temporary is mapped and faulted in afresh on every call depends on the
 # process's history. Fixed thresholds halved the spread between processes of
 # cydot and of mpdot with shared inputs (README, "The regression gate").
-# Copying inputs into the pool's buffers, which the workers had just read on
-# the other CPU, took 1.0 ms in some processes and up to 4.5 ms in others (20
-# MB); with non-temporal stores for copies of 1 MB and more, 1.1 ms in all.
+# Copying 20 MB of inputs into the pool's buffers, which the workers had just
+# read on the other CPU, took 1.0 ms in some processes and up to 4.5 ms in
+# others; with non-temporal stores for copies of 1 MB and more, 1.1 ms in all.
 GLIBC_TUNABLES = (
     "glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=4294967296"
     ":glibc.cpu.x86_non_temporal_threshold=1048576"
