@@ -253,10 +253,8 @@ def interleaved_speedup(function, baseline, budget=0.3, at_least=3, at_most=15, 
     workers read 0.49 at 1000³ instead of 0.96). A side that runs in another
     process times itself there: it has a ``median_seconds(calls)`` method.
     """
-    wait_for_other_threads_to_sleep()
-    function_time = _median_seconds(function, 1)
-    wait_for_other_threads_to_sleep()
-    baseline_time = _median_seconds(baseline, 1)
+    function_time = _side_seconds(function, 1)
+    baseline_time = _side_seconds(baseline, 1)
     function_calls, baseline_calls = (
         5 if seconds < quick_call else 1 for seconds in (function_time, baseline_time)
     )
@@ -266,15 +264,15 @@ def interleaved_speedup(function, baseline, budget=0.3, at_least=3, at_most=15, 
     while len(ratios) < at_least or (
         len(ratios) < at_most and timeit.default_timer() - started < budget
     ):
-        wait_for_other_threads_to_sleep()
-        baseline_time = _median_seconds(baseline, baseline_calls)
-        wait_for_other_threads_to_sleep()
-        function_time = _median_seconds(function, function_calls)
+        baseline_time = _side_seconds(baseline, baseline_calls)
+        function_time = _side_seconds(function, function_calls)
         ratios.append(baseline_time / function_time)
     return statistics.median(ratios)
 
 
-def _median_seconds(side, calls):
+def _side_seconds(side, calls):
+    """Median time of `calls` calls of one side, started once this process's other threads are asleep."""
+    wait_for_other_threads_to_sleep()
     if hasattr(side, "median_seconds"):
         return side.median_seconds(calls)
     return statistics.median(_timed(side) for _ in range(calls))
