@@ -2,8 +2,18 @@
 
 from ._default import dot
 from ._pool import MIN_WORKER_FLOPS, Pool
-from ._shared import asarray, empty, zeros
+from ._shared import SharedMemoryError, asarray, empty, zeros
 from ._slices import slices
 from ._workers import BrokenPoolError
 
-__all__ = ["BrokenPoolError", "MIN_WORKER_FLOPS", "Pool", "asarray", "dot", "empty", "slices", "zeros"]
+__all__ = [
+    "BrokenPoolError",
+    "MIN_WORKER_FLOPS",
+    "Pool",
+    "SharedMemoryError",
+    "asarray",
+    "dot",
+    "empty",
+    "slices",
+    "zeros",
+]

@@ -1,5 +1,6 @@
 """mpdot.dot: a matrix product on a lazily created, reusable default pool."""
 
+import os
 import threading
 
 from ._operands import check_count
@@ -7,6 +8,16 @@ from ._pool import Pool, available_cpus
 
 _lock = threading.Lock()
 _pool = None
+
+
+def _forget_parents_pool():
+    """In a forked child: the parent's workers are not ours, and its lock may have been held."""
+    global _lock, _pool
+    _lock, _pool = threading.Lock(), None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_parents_pool)
 
 
 def dot(a, b, nprocesses=None, out=None, kernel="blas"):

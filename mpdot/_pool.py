@@ -4,13 +4,14 @@ import math
 import multiprocessing
 import os
 import threading
+import warnings
 import weakref
 
 import numpy as np
 
 from ._kernels import KERNELS
 from ._operands import check_count, check_operands, overlaps
-from ._shared import SharedSegment, segment_of
+from ._shared import SharedMemoryError, SharedSegment, segment_of
 from ._slices import slices
 from ._workers import Workers
 
@@ -84,7 +85,9 @@ class Pool:
 
         kernel: ``"blas"`` (numpy.dot per block) or ``"naive"`` (the original
         per-column multiply-and-sum). `out`, if given, must be C-contiguous with
-        the result's shape and dtype; it may overlap `a` or `b`.
+        the result's shape and dtype; it may overlap `a` or `b`. If the shared
+        buffers for plain operands cannot be reserved, the product is computed
+        in this process, with a RuntimeWarning saying why.
         """
         a, b, dtype = check_operands(a, b, out, kernel, KERNELS)
         (m, k), n = a.shape, b.shape[1]
@@ -95,7 +98,11 @@ class Pool:
             return dot_in_caller(a, b, out, dtype, kernel)
         with self._lock:
             self._check_open()
-            return self._dot_on_workers(a, b, out, dtype, kernel)
+            try:
+                return self._dot_on_workers(a, b, out, dtype, kernel)
+            except SharedMemoryError as error:  # raised before any worker starts on the product
+                warnings.warn(f"{error}. Computing this product in the calling process.", RuntimeWarning, stacklevel=2)
+        return dot_in_caller(a, b, out, dtype, kernel)
 
     def _check_open(self):
         if self.closed:

@@ -1,42 +1,84 @@
-"""numpy arrays backed by POSIX shared memory, and how worker processes find them."""
+"""numpy arrays in anonymous shared memory, and how worker processes map them.
 
+A segment is a file with no name: a memfd on Linux, elsewhere (or in the folder
+that MPDOT_SHARED_MEMORY names) a temporary file unlinked as soon as it is
+made. Workers receive its descriptor over their socket. Nothing can be left
+behind, whatever kills the processes: the kernel frees the memory with the
+last descriptor and mapping. Its pages are reserved when it is made, so a full
+mount raises SharedMemoryError here instead of SIGBUS at the first write (a
+memfd is not bounded by /dev/shm's size, which Docker sets to 64 MB).
+"""
+
+import itertools
 import math
+import mmap
 import os
-import sys
+import tempfile
 import weakref
-from multiprocessing import resource_tracker
-from multiprocessing.shared_memory import SharedMemory
 
 import numpy as np
 
-# Called with a segment's name when it is unlinked, so pools can tell their
-# workers to unmap it (an unlinked segment lives while any process maps it).
+# A folder for segments instead of memfd (for example /dev/shm or a local disk).
+LOCATION_VARIABLE = "MPDOT_SHARED_MEMORY"
+
+# Called with a segment's key when it is freed, so pools can tell their workers
+# to unmap it (their mappings would otherwise keep its memory).
 release_listeners = weakref.WeakSet()
+
+# Every segment this process maps, so a forked worker can unmap its copies of them.
+_segments = weakref.WeakSet()
+_keys = itertools.count()
 
 # Plain arrays that workers forked during a call find in their copy-on-write
 # image of the parent, by id: no copy into shared memory. Valid for that call.
 inherited = {}
 
 
+class SharedMemoryError(MemoryError):
+    """Shared memory of the size asked for could not be reserved.
+
+    Attributes: `nbytes` asked for, `location` (``"memfd"`` or a folder), and
+    `available` bytes there as far as the system tells (None if unknown).
+    """
+
+    def __init__(self, nbytes, location, available, reason):
+        self.nbytes, self.location, self.available = nbytes, location, available
+        free = "unknown" if available is None else _megabytes(available)
+        if location == "memfd":
+            remedy = "free memory or raise the memory limit (docker run --memory)"
+        else:
+            remedy = (
+                f"give {location} more room (docker run --shm-size=...), or unset "
+                f"{LOCATION_VARIABLE} to use memory not bounded by that mount"
+            )
+        super().__init__(
+            f"cannot reserve {_megabytes(nbytes)} of shared memory in {location} "
+            f"({reason}; {free} available): {remedy}"
+        )
+
+
 class SharedSegment:
-    """A shared-memory block that numpy can view; unlinked when the last view is collected.
+    """A shared-memory block that numpy can view; freed when the last view is collected.
 
     numpy keeps an object exposing ``__array_interface__`` as the ``base`` of
     every array made from it, which is what ties the segment's life to its views.
     """
 
     def __init__(self, nbytes):
-        memory = SharedMemory(create=True, size=max(nbytes, 1))
-        self.name = memory.name
         self.nbytes = nbytes
-        self.address = np.frombuffer(memory.buf, np.uint8).ctypes.data
+        self.key = f"{os.getpid()}-{next(_keys)}"
+        location = os.environ.get(LOCATION_VARIABLE) or _default_location()
+        self.fd = _reserved_file(max(nbytes, 1), location)
+        self._memory = mmap.mmap(self.fd, max(nbytes, 1))
+        self.address = _address(self._memory)
         self.__array_interface__ = {
             "version": 3,
             "shape": (nbytes,),
             "typestr": "|u1",
             "data": (self.address, False),
         }
-        weakref.finalize(self, _release, memory, os.getpid())
+        self.release = weakref.finalize(self, _release, self._memory, self.fd, self.key, os.getpid())
+        _segments.add(self)
 
     def view(self, shape, dtype):
         """A C-contiguous array of `shape` and `dtype` over the start of the segment."""
@@ -45,24 +87,96 @@ class SharedSegment:
         return np.asarray(self)[:nbytes].view(dtype).reshape(shape)
 
 
-def _release(memory, creator_pid):
+def _default_location():
+    return "memfd" if hasattr(os, "memfd_create") else tempfile.gettempdir()
+
+
+def _reserved_file(nbytes, location):
+    """A descriptor of an unnamed file of `nbytes`, its pages reserved; SharedMemoryError if they aren't there."""
+    if location == "memfd":
+        fd = os.memfd_create("mpdot", os.MFD_CLOEXEC)
+        available = _available_memory()
+    else:
+        fd = _unlinked_file(location)
+        status = os.fstatvfs(fd)
+        available = status.f_bavail * status.f_frsize
+    try:
+        os.ftruncate(fd, nbytes)
+        if location == "memfd" and available is not None and nbytes > available:
+            # Past what is free, reserving a memfd's pages wakes the OOM killer.
+            raise SharedMemoryError(nbytes, location, available, "more than is free")
+        if hasattr(os, "posix_fallocate"):
+            os.posix_fallocate(fd, 0, nbytes)
+    except OSError as error:
+        os.close(fd)
+        raise SharedMemoryError(nbytes, location, available, error.strerror) from None
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _unlinked_file(folder):
+    try:
+        return os.open(folder, os.O_TMPFILE | os.O_RDWR | os.O_CLOEXEC, 0o600)
+    except (AttributeError, OSError):  # no O_TMPFILE here or on this file system
+        fd, path = tempfile.mkstemp(prefix="mpdot-", dir=folder)
+        os.unlink(path)
+        return fd
+
+
+def _available_memory():
+    """Bytes of memory this process may still take: MemAvailable, within its cgroup's limit."""
+    try:
+        with open("/proc/meminfo") as meminfo:
+            available = next(int(line.split()[1]) * 1024 for line in meminfo if line.startswith("MemAvailable:"))
+    except (OSError, StopIteration):
+        return None
+    try:
+        with open("/sys/fs/cgroup/memory.max") as limit, open("/sys/fs/cgroup/memory.current") as usage:
+            limit = limit.read().strip()
+            if limit != "max":
+                available = min(available, int(limit) - int(usage.read()))
+    except (OSError, ValueError):  # no cgroup v2 limit readable here
+        pass
+    return available
+
+
+def _address(memory):
+    return np.frombuffer(memory, np.uint8).ctypes.data
+
+
+def _megabytes(nbytes):
+    return f"{nbytes / 2**20:.1f} MB"
+
+
+def _release(memory, fd, key, creator_pid):
     memory.close()
-    # A forked child inherits this finalizer; only the creator may unlink.
+    os.close(fd)
+    # A forked child inherits this finalizer; only the creator's pools have workers mapping it.
     if os.getpid() == creator_pid:
-        memory.unlink()
         for listener in list(release_listeners):
-            listener.segment_released(memory.name)
+            listener.segment_released(key)
+
+
+def release_inherited_segments():
+    """Unmap the segments a forked process inherited, so their memory is freed with the parent's views."""
+    for segment in list(_segments):
+        segment.release()
 
 
 def empty(shape, dtype=float):
-    """Like numpy.empty, but backed by shared memory that mpdot's workers read without copying."""
+    """Like numpy.empty, but in shared memory that mpdot's workers read without copying.
+
+    Raises SharedMemoryError if the memory cannot be reserved.
+    """
     shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
     dtype = np.dtype(dtype)
     return SharedSegment(math.prod(shape) * dtype.itemsize).view(shape, dtype)
 
 
 def zeros(shape, dtype=float):
-    """Like numpy.zeros, backed by shared memory (a new segment is already zero-filled)."""
+    """Like numpy.zeros, in shared memory (a new segment is already zero-filled)."""
     return empty(shape, dtype)
 
 
@@ -85,61 +199,46 @@ def segment_of(array):
 
 
 def describe(array):
-    """What a worker needs to find `array` (shared or inherited): a small picklable tuple."""
+    """What a worker needs to find `array` (shared or inherited): a small picklable tuple.
+
+    A worker that has not mapped the segment yet also needs its descriptor, sent beside the request.
+    """
     segment = segment_of(array)
     if segment is None:
         if id(array) not in inherited:
             raise ValueError("a worker can only read arrays in shared memory or inherited by fork")
         return "inherited", id(array)
     offset = array.__array_interface__["data"][0] - segment.address
-    return "shared", segment.name, offset, array.shape, array.strides, array.dtype.str
+    return "shared", segment.key, offset, array.shape, array.strides, array.dtype.str
 
 
 class AttachedSegments:
-    """A worker's cache of mapped segments, so repeated calls don't map and fault pages again."""
+    """A worker's mapped segments, so repeated calls don't map and fault pages again."""
 
     def __init__(self):
         self._memories = {}
 
+    def attach(self, segments, fds):
+        """Map each new segment, a ``(key, nbytes)``, from its descriptor; the descriptors are then closed."""
+        try:
+            for (key, nbytes), fd in zip(segments, fds):
+                self._memories[key] = mmap.mmap(fd, max(nbytes, 1))
+        finally:
+            for fd in fds:
+                os.close(fd)
+
     def view(self, description):
         if description[0] == "inherited":
             return inherited[description[1]]
-        _, name, offset, shape, strides, dtype = description
-        memory = self._memories.get(name)
-        if memory is None:
-            memory = self._memories[name] = _attach(name)
-        return np.ndarray(shape, dtype, buffer=memory.buf, offset=offset, strides=strides)
+        _, key, offset, shape, strides, dtype = description
+        return np.ndarray(shape, dtype, buffer=self._memories[key], offset=offset, strides=strides)
 
-    def forget(self, names):
-        """Unmap segments the parent has unlinked; no view of them may be alive."""
-        for name in names:
-            memory = self._memories.pop(name, None)
+    def forget(self, keys):
+        """Unmap segments the parent has freed; no view of them may be alive."""
+        for key in keys:
+            memory = self._memories.pop(key, None)
             if memory is not None:
                 memory.close()
 
     def close(self):
         self.forget(list(self._memories))
-
-    def unlink(self):
-        """Unlink and unmap every segment, for a parent that died without unlinking them.
-
-        The worker that unlinks a segment first also takes it off the resource
-        tracker's list, so the tracker has no leak to warn about when it exits.
-        """
-        for memory in self._memories.values():
-            try:
-                memory.unlink()
-            except FileNotFoundError:  # another worker was first
-                continue
-            if sys.version_info >= (3, 13):  # attached untracked: unlink() left the entry
-                resource_tracker.unregister(f"/{memory.name}", "shared_memory")
-        self.close()
-
-
-def _attach(name):
-    # Before Python 3.13 attaching registers the segment with the resource
-    # tracker again; the tracker is the parent's (shared by fork, forkserver and
-    # spawn) and keeps a set of names, so the parent's unlink still clears it.
-    if sys.version_info >= (3, 13):
-        return SharedMemory(name, track=False)
-    return SharedMemory(name)

@@ -5,25 +5,29 @@ import functools
 import os
 import pickle
 import signal
+import socket
 import threading
 
 from threadpoolctl import ThreadpoolController
 
 from ._kernels import KERNELS
-from ._shared import AttachedSegments, inherited
+from ._shared import AttachedSegments, inherited, release_inherited_segments
 
 
 def serve(connection, inherited_fds, cpu):
     """Answer block requests on `connection` until a ``None`` request arrives or it closes.
 
-    A request is ``(kernel, a, b, out, forget)``: three shared-array descriptions
-    and the names of segments the parent has unlinked. The reply is ``None`` on
-    success or the exception the kernel raised. `inherited_fds` are the parent's
-    pipe ends a forked worker must close so that the parent's death reaches it.
-    `cpu`, unless None, is the one CPU this worker runs on.
+    A request is ``(kernel, a, b, out, forget, new)``: three shared-array
+    descriptions, the keys of segments the parent has freed, and the
+    ``(key, nbytes)`` of segments this worker has not mapped yet, whose
+    descriptors follow the request. The reply is ``None`` on success or the
+    exception the kernel raised. `inherited_fds` are the parent's pipe ends a
+    forked worker must close so that the parent's death reaches it. `cpu`,
+    unless None, is the one CPU this worker runs on.
     """
     for fd in inherited_fds:
         os.close(fd)
+    release_inherited_segments()
     if cpu is not None:
         os.sched_setaffinity(0, {cpu})
     _no_wakeup_preemption()
@@ -37,13 +41,14 @@ def serve(connection, inherited_fds, cpu):
         try:
             request = receive(connection)
         except EOFError:  # the parent died without closing the pool
-            segments.unlink()
             break
         if request is None:
             break
-        kernel, a, b, out, forget = request
+        kernel, a, b, out, forget, new = request
         segments.forget(forget)
+        fds = receive_fds(connection, len(new)) if new else []
         try:
+            segments.attach(new, fds)
             KERNELS[kernel](segments.view(a), segments.view(b), segments.view(out))
         except Exception as error:  # the parent re-raises it
             send(connection, error)
@@ -62,6 +67,20 @@ def send(connection, message):
 
 def receive(connection):
     return pickle.loads(connection.recv_bytes())
+
+
+def send_fds(connection, fds):
+    """Pass open file descriptors over `connection`, a Unix socket, after the message they belong to."""
+    with socket.fromfd(connection.fileno(), socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        socket.send_fds(sock, [b"f"], fds)
+
+
+def receive_fds(connection, count):
+    with socket.fromfd(connection.fileno(), socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        _, fds, _, _ = socket.recv_fds(sock, 1, count)
+    if len(fds) != count:
+        raise EOFError(f"expected {count} shared-memory descriptors, got {len(fds)}")
+    return fds
 
 
 @functools.cache

@@ -1,15 +1,31 @@
 """Worker processes and their pipes: start, send blocks, gather replies, notice deaths."""
 
 import collections
+import multiprocessing.process
 import os
 from multiprocessing import connection as mp_connection
-from multiprocessing import resource_tracker
 
 from ._shared import describe, inherited, release_listeners, segment_of
-from ._worker import blas_controller, receive, send, serve
+from ._worker import blas_controller, receive, send, send_fds, serve
 
 # How long close() lets a worker finish before terminating it.
 _CLOSE_TIMEOUT = 2.0
+
+
+def _disown_workers():
+    """In a process forked from a pool's owner, the owner's workers are not children.
+
+    Left in multiprocessing's list of children, they would be terminated by its
+    exit handler when the forked process exits normally, breaking the owner's pool.
+    """
+    for process in list(multiprocessing.process._children):
+        if process.name == _WORKER_NAME:
+            multiprocessing.process._children.discard(process)
+
+
+_WORKER_NAME = "mpdot-worker"
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_disown_workers)
 
 
 class BrokenPoolError(RuntimeError):
@@ -33,14 +49,25 @@ class Workers:
         self._cpus = cpus if len(cpus) == count else [None] * count
         self._processes = []
         self._connections = []
-        # Per worker: names of segments unlinked since its last request.
-        self._unlinked = [collections.deque() for _ in range(count)]
-        self.broken = False
+        # Per worker: the segments it has mapped, and those freed since its last request.
+        self._mapped = [set() for _ in range(count)]
+        self._freed = [collections.deque() for _ in range(count)]
+        self._interrupted = False
+        # A process forked from the owner (os.fork, a fork pool) inherits these
+        # objects, but the workers and their pipes are not its own.
+        self._owner = os.getpid()
         release_listeners.add(self)
 
-    def segment_released(self, name):
-        for names in self._unlinked:
-            names.append(name)
+    def segment_released(self, key):
+        for mapped, freed in zip(self._mapped, self._freed):
+            if key in mapped:
+                mapped.discard(key)
+                freed.append(key)
+
+    @property
+    def broken(self):
+        """Whether a call was interrupted, or this is a forked copy of another process's workers."""
+        return self._interrupted or os.getpid() != self._owner
 
     @property
     def started(self):
@@ -64,18 +91,21 @@ class Workers:
         The arrays live in shared memory, except that the call which forks the
         workers may pass plain arrays: the workers inherit them.
         """
-        if self.broken:
+        if os.getpid() != self._owner:
+            raise BrokenPoolError(
+                f"this pool's workers belong to process {self._owner}, not to this forked "
+                "process; create a new Pool here"
+            )
+        if self._interrupted:
             raise BrokenPoolError("a worker died or a call was interrupted; create a new Pool")
         try:
             if not self.started:
                 if self._forks:
                     inherited.update((id(x), x) for block in blocks for x in block if segment_of(x) is None)
                 self._start()
-            for index, (a, b, out) in enumerate(blocks):
-                forget = _drain(self._unlinked[index])
-                request = (kernel, describe(a), describe(b), describe(out), forget)
+            for index, block in enumerate(blocks):
                 try:
-                    send(self._connections[index], request)
+                    self._send_block(index, kernel, block)
                 except OSError:
                     raise self._died(index) from None
             replies = self._gather(range(len(blocks)))
@@ -89,11 +119,22 @@ class Workers:
             if error is not None:
                 raise error
 
+    def _send_block(self, index, kernel, block):
+        """Send worker `index` its block, then the descriptors of segments it has not mapped yet."""
+        mapped = self._mapped[index]
+        new = {}
+        for array in block:
+            segment = segment_of(array)
+            if segment is not None and segment.key not in mapped:
+                new[segment.key] = segment
+        forget = _drain(self._freed[index])
+        described = [describe(array) for array in block]
+        send(self._connections[index], (kernel, *described, forget, [(s.key, s.nbytes) for s in new.values()]))
+        if new:
+            send_fds(self._connections[index], [segment.fd for segment in new.values()])
+            mapped.update(new)
+
     def _start(self):
-        # A worker attaching to a segment registers it with the resource tracker;
-        # started now, the tracker is inherited by every worker instead of each
-        # forked worker starting its own (which would unlink the parent's segments).
-        resource_tracker.ensure_running()
         if self._forks:
             blas_controller()
         for cpu in self._cpus:
@@ -102,7 +143,7 @@ class Workers:
             # close them, or no worker sees end-of-file when the parent dies.
             parent_fds = [c.fileno() for c in (*self._connections, parent_end)] if self._forks else []
             process = self._context.Process(
-                target=serve, args=(worker_end, parent_fds, cpu), name="mpdot-worker", daemon=True
+                target=serve, args=(worker_end, parent_fds, cpu), name=_WORKER_NAME, daemon=True
             )
             process.start()
             worker_end.close()
@@ -138,22 +179,25 @@ class Workers:
 
     def terminate(self):
         """Stop every worker now and mark the pool broken."""
-        self.broken = True
-        for process in self._processes:
-            process.terminate()
+        self._interrupted = True
+        if os.getpid() == self._owner:
+            for process in self._processes:
+                process.terminate()
         self._join()
 
     def close(self):
         """Ask the workers to exit, terminating any that don't within a short time."""
-        for connection in self._connections:
-            try:
-                send(connection, None)
-            except OSError:  # that worker is already gone
-                pass
+        if os.getpid() == self._owner:
+            for connection in self._connections:
+                try:
+                    send(connection, None)
+                except OSError:  # that worker is already gone
+                    pass
         self._join()
 
     def _join(self):
-        for process in self._processes:
+        """Wait for the workers to exit and close the pipes; in a forked copy, only close its ends."""
+        for process in self._processes if os.getpid() == self._owner else []:
             process.join(_CLOSE_TIMEOUT)
             if process.is_alive():
                 process.kill()

@@ -22,7 +22,7 @@ def slow_operands():
 
 
 def shm_segments():
-    return {name for name in os.listdir("/dev/shm") if name.startswith("psm_")}
+    return set(os.listdir("/dev/shm"))
 
 
 def kill_soon(pid, delay=0.3):

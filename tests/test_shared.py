@@ -10,8 +10,9 @@ import mpdot
 from mpdot._shared import segment_of
 
 
-def segment_path(array):
-    return os.path.join("/dev/shm", segment_of(array).name)
+def is_mapped(address):
+    with open("/proc/self/maps") as maps:
+        return any(int(line.split("-")[0], 16) == address for line in maps)
 
 
 @pytest.mark.parametrize("make", [mpdot.empty, mpdot.zeros])
@@ -20,7 +21,7 @@ def test_empty_and_zeros_are_plain_ndarrays_in_shared_memory(make):
     assert type(array) is np.ndarray
     assert array.shape == (4, 3) and array.dtype == np.float32
     assert array.flags.c_contiguous and array.flags.writeable
-    assert os.path.exists(segment_path(array))
+    assert segment_of(array) is not None
 
 
 def test_zeros_is_zero_filled():
@@ -47,13 +48,38 @@ def test_views_are_recognised_as_shared():
     assert segment_of(np.ones(3)) is None
 
 
-def test_segment_is_unlinked_when_the_last_view_is_collected():
+@pytest.mark.skipif(not os.path.exists("/proc/self/maps"), reason="reads /proc/self/maps")
+def test_segment_is_freed_when_the_last_view_is_collected():
     array = mpdot.empty((10, 10))
     view = array[3:]
-    path = segment_path(array)
+    address = segment_of(array).address
     del array
     gc.collect()
-    assert os.path.exists(path)
+    assert is_mapped(address)
     del view
     gc.collect()
-    assert not os.path.exists(path)
+    assert not is_mapped(address)
+
+
+def test_segments_have_no_name_to_leave_behind(tmp_path, monkeypatch):
+    before = set(os.listdir("/dev/shm")) if os.path.isdir("/dev/shm") else set()
+    kept = [mpdot.empty(1000), mpdot.asarray(np.ones(10))]
+    monkeypatch.setenv("MPDOT_SHARED_MEMORY", str(tmp_path))
+    kept.append(mpdot.zeros((100, 100)))
+    kept[-1][...] = 1
+    assert list(tmp_path.iterdir()) == []
+    if os.path.isdir("/dev/shm"):
+        assert set(os.listdir("/dev/shm")) == before
+
+
+def test_memory_that_is_not_there_raises_shared_memory_error():
+    with pytest.raises(mpdot.SharedMemoryError, match=r"cannot reserve 1048576\.0 MB .* available") as raised:
+        mpdot.empty(2**40, np.uint8)
+    assert isinstance(raised.value, MemoryError)
+    assert raised.value.nbytes == 2**40 and raised.value.available < 2**40
+
+
+def test_a_folder_that_does_not_exist_is_an_error_naming_it(monkeypatch):
+    monkeypatch.setenv("MPDOT_SHARED_MEMORY", "/nonexistent-mpdot-folder")
+    with pytest.raises(FileNotFoundError, match="nonexistent-mpdot-folder"):
+        mpdot.empty(10)
