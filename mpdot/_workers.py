@@ -12,20 +12,29 @@ from ._worker import blas_controller, receive, send, send_fds, serve
 _CLOSE_TIMEOUT = 2.0
 
 
-def _disown_workers():
-    """In a process forked from a pool's owner, the owner's workers are not children.
+def _disown_parents_processes():
+    """In a forked process: the parent's workers and forkserver are not its children.
 
-    Left in multiprocessing's list of children, they would be terminated by its
-    exit handler when the forked process exits normally, breaking the owner's pool.
+    Left in multiprocessing's list of children, the workers would be terminated
+    by its exit handler when this process exits normally, breaking the parent's
+    pool. Left as the forkserver, the parent's would make every forkserver start
+    here fail (ChildProcessError from waitpid, Python 3.10-3.13): a pool here
+    starts a forkserver of its own.
     """
     for process in list(multiprocessing.process._children):
         if process.name == _WORKER_NAME:
             multiprocessing.process._children.discard(process)
+    server = multiprocessing.forkserver._forkserver
+    if server._forkserver_pid is not None:
+        os.close(server._forkserver_alive_fd)  # the parent's copy keeps its server alive
+        server._forkserver_pid = server._forkserver_alive_fd = server._forkserver_address = None
 
 
 _WORKER_NAME = "mpdot-worker"
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_disown_workers)
+    import multiprocessing.forkserver
+
+    os.register_at_fork(after_in_child=_disown_parents_processes)
 
 
 class BrokenPoolError(RuntimeError):
@@ -53,6 +62,7 @@ class Workers:
         self._mapped = [set() for _ in range(count)]
         self._freed = [collections.deque() for _ in range(count)]
         self._interrupted = False
+        self._served = False  # whether the workers have answered a request
         # A process forked from the owner (os.fork, a fork pool) inherits these
         # objects, but the workers and their pipes are not its own.
         self._owner = os.getpid()
@@ -109,6 +119,7 @@ class Workers:
                 except OSError:
                     raise self._died(index) from None
             replies = self._gather(range(len(blocks)))
+            self._served = True
         except BaseException:
             # Replies may still be on their way: the pipes can't be trusted again.
             self.terminate()
@@ -173,9 +184,13 @@ class Workers:
     def _died(self, index):
         process = self._processes[index]
         process.join(_CLOSE_TIMEOUT)
-        return BrokenPoolError(
-            f"worker process {process.pid} died (exit code {process.exitcode})"
-        )
+        message = f"worker process {process.pid} died (exit code {process.exitcode})"
+        if not self._served and not self._forks:
+            message += (
+                " before its first product: under forkserver or spawn, a worker imports the main "
+                "module, whose code must then be guarded by `if __name__ == '__main__':`"
+            )
+        return BrokenPoolError(message)
 
     def terminate(self):
         """Stop every worker now and mark the pool broken."""
