@@ -51,6 +51,15 @@ def chunks_for(shape, workers):
     return (math.ceil(m / workers), k), (k, n)
 
 
+def dev_shm_free():
+    """Bytes free in /dev/shm, where POSIX shared memory lives on Linux (Docker's default: 64 MB); None without one."""
+    try:
+        status = os.statvfs("/dev/shm")
+    except OSError:
+        return None
+    return status.f_bavail * status.f_frsize
+
+
 @functools.cache
 def blas():
     """threadpoolctl's handle on this process's BLAS, found once."""
@@ -113,6 +122,13 @@ class SharedMemoryPool(Contender):
         super().__init__(shape, workers, dtype)
         specs = [("a", self.a.shape), ("b", self.b.shape), ("out", (self.a.shape[0], self.b.shape[1]))]
         itemsize = np.dtype(dtype).itemsize
+        needed, free = sum(math.prod(shape) for _, shape in specs) * itemsize, dev_shm_free()
+        if free is not None and needed > free:
+            # Its pages are only promised: the first write past the mount's size is a SIGBUS.
+            raise SkipNotImplemented(
+                f"needs {needed / 2**20:.0f} MB of /dev/shm, which has {free / 2**20:.0f} MB free "
+                "(docker run --shm-size)"
+            )
         self.segments = [
             shared_memory.SharedMemory(create=True, size=max(1, math.prod(shape) * itemsize))
             for _, shape in specs
@@ -172,8 +188,9 @@ class JoblibLoky(Contender):
     def __init__(self, shape, workers, dtype):
         super().__init__(shape, workers, dtype)
         self.joblib = joblib = package("joblib")
-        # In memory where there is a /dev/shm, as joblib's own folder would be.
-        self.folder = tempfile.mkdtemp(prefix="peers-joblib-", dir="/dev/shm" if os.path.isdir("/dev/shm") else None)
+        # joblib's own rule for its folder: /dev/shm if it has 2 GB free, else the temporary folder.
+        in_memory = (dev_shm_free() or 0) >= 2 * 2**30
+        self.folder = tempfile.mkdtemp(prefix="peers-joblib-", dir="/dev/shm" if in_memory else None)
         self.a, self.b = (self._memmapped(name, array) for name, array in (("a", self.a), ("b", self.b)))
         self.out = np.lib.format.open_memmap(
             os.path.join(self.folder, "out.npy"), mode="w+", dtype=dtype, shape=(self.a.shape[0], self.b.shape[1])
