@@ -120,27 +120,34 @@ class Pool:
 
     def _dot_on_workers(self, a, b, out, dtype, kernel):
         (m, k), n = a.shape, b.shape[1]
+        split_along_k = _splits_along_k(m, k, n, dtype, self.nprocesses)
+        # Every buffer is reserved before anything is copied into one: a
+        # reservation that fails (SharedMemoryError) then wastes no copy.
         if self._workers.fork_on_next_run:
-            # The workers fork now and inherit the operands copy-on-write.
-            a, b = a.astype(dtype, copy=False), b.astype(dtype, copy=False)
+            staged = {}  # the workers fork now and inherit the operands copy-on-write
         else:
-            a = self._shared_operand("a", a, dtype)
-            b = self._shared_operand("b", b, dtype)
-        if _splits_along_k(m, k, n, dtype, self.nprocesses):
+            staged = {
+                role: self._staging_array(role, operand.shape, dtype)
+                for role, operand in (("a", a), ("b", b))
+                if not _readable_in_place(operand, dtype)
+            }
+        if split_along_k:
             parts = slices(k, self.nprocesses)
-            partials = self._staging_array("partials", (len(parts), m, n), dtype)
-            self._workers.run(
-                kernel, [(a[:, part], b[part], partial) for part, partial in zip(parts, partials)]
-            )
-            # The operands are no longer read: `out` may overlap them.
-            return np.sum(partials, axis=0, out=out)
+            target = self._staging_array("partials", (len(parts), m, n), dtype)
         # Without a usable `out`, the workers write into a reused buffer whose
         # pages are already mapped: faulting in a new segment costs more than
         # copying the result out of it (17 ms against 1.4 ms at 2000²).
-        if out is not None and segment_of(out) is not None and not overlaps(out, a, b):
+        elif out is not None and segment_of(out) is not None and not overlaps(out, a, b):
             target = out
         else:
             target = self._staging_array("out", (m, n), dtype)
+        a, b = (_copied_into(staged.get(role), operand, dtype) for role, operand in (("a", a), ("b", b)))
+        if split_along_k:
+            self._workers.run(
+                kernel, [(a[:, part], b[part], partial) for part, partial in zip(parts, target)]
+            )
+            # The operands are no longer read: `out` may overlap them.
+            return np.sum(target, axis=0, out=out)
         parts = slices(m, min(m, self.nprocesses))
         self._workers.run(kernel, [(a[part], b, target[part]) for part in parts])
         if out is None:
@@ -148,18 +155,6 @@ class Pool:
         if target is not out:
             out[...] = target
         return out
-
-    def _shared_operand(self, role, array, dtype):
-        """`array` itself if workers can read it in place, else its copy in a reused buffer."""
-        if (
-            array.dtype == dtype
-            and segment_of(array) is not None
-            and (array.flags.c_contiguous or array.flags.f_contiguous)
-        ):
-            return array
-        staged = self._staging_array(role, array.shape, dtype)
-        staged[...] = array
-        return staged
 
     def _staging_array(self, role, shape, dtype):
         """The pool's shared buffer for `role` viewed with `shape` and `dtype`, grown if too small.
@@ -175,6 +170,23 @@ class Pool:
             segment = SharedSegment(nbytes)
         staged = self._staging[role] = segment.view(shape, dtype)
         return staged
+
+
+def _readable_in_place(array, dtype):
+    """Whether workers can read `array` where it is: in shared memory, of `dtype`, contiguous."""
+    return (
+        array.dtype == dtype
+        and segment_of(array) is not None
+        and (array.flags.c_contiguous or array.flags.f_contiguous)
+    )
+
+
+def _copied_into(buffer, array, dtype):
+    """`array` copied into `buffer`, or without a buffer `array` itself as `dtype`."""
+    if buffer is None:
+        return array.astype(dtype, copy=False)
+    buffer[...] = array
+    return buffer
 
 
 def dot_in_caller(a, b, out, dtype, kernel):

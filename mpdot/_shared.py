@@ -101,10 +101,10 @@ def _reserved_file(nbytes, location):
         status = os.fstatvfs(fd)
         available = status.f_bavail * status.f_frsize
     try:
-        os.ftruncate(fd, nbytes)
-        if location == "memfd" and available is not None and nbytes > available:
-            # Past what is free, reserving a memfd's pages wakes the OOM killer.
+        if available is not None and nbytes > available:
+            # Reserving would fill the mount, or wake the OOM killer, before failing.
             raise SharedMemoryError(nbytes, location, available, "more than is free")
+        os.ftruncate(fd, nbytes)
         if hasattr(os, "posix_fallocate"):
             os.posix_fallocate(fd, 0, nbytes)
     except OSError as error:
