@@ -8,8 +8,11 @@ ASV := $(BIN)/python -m asv
 COMMITS ?= HEAD~3..HEAD
 # The regression gate: compare HEAD against BASE (tools/gate.py; README says how it decides).
 BASE ?= main
+# make bisect: the commit between GOOD and BAD that made the gated benchmarks
+# (those matching the regular expression BENCH, if given) slower.
+BENCH ?=
 
-.PHONY: test bench preview compare calibrate install browser
+.PHONY: test bench preview compare bisect calibrate install browser
 
 test: install browser
 	$(BIN)/python -m pytest
@@ -26,6 +29,10 @@ preview:
 compare: install
 	$(ASV) machine --yes
 	$(BIN)/python tools/gate.py $(BASE) HEAD
+
+bisect: install
+	$(ASV) machine --yes
+	$(BIN)/python tools/bisect_regression.py $(GOOD) $(BAD)$(if $(BENCH), --bench '$(BENCH)')
 
 # The gate's false alarms and detection rate on this machine, in a throwaway clone (~1 hour).
 calibrate: install

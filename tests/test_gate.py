@@ -99,6 +99,94 @@ def test_a_commit_without_results_is_a_failure_not_a_regression(tmp_path):
     assert "HEAD" in judgement.reason
 
 
+def pairs(rng, count, shift=1.0, spread=0.05):
+    """Per-process values of BASE and HEAD: HEAD `shift` times slower, each process off by `spread` (CV)."""
+    base = 10e-3 * rng.lognormal(0, spread, count)
+    head = 10e-3 * shift * rng.lognormal(0, spread, count)
+    return list(base), list(head)
+
+
+@pytest.mark.parametrize("seed", range(50))
+def test_a_fourteen_percent_slowdown_over_sixteen_noisy_pairs_is_never_unchanged(seed):
+    judgement = verdict.judge(NAME, *pairs(np.random.default_rng(seed), 16, 1.14, spread=0.15))
+    assert judgement.verdict in ("regressed", "inconclusive"), judgement
+    assert judgement.interval[0] <= judgement.ratio <= judgement.interval[1]
+
+
+@pytest.mark.parametrize("seed", range(50))
+def test_unchanged_only_when_the_interval_excludes_a_five_percent_slowdown(seed):
+    judgement = verdict.judge(NAME, *pairs(np.random.default_rng(seed), 16, 1.0, spread=0.08))
+    assert (judgement.verdict == "unchanged") == (judgement.interval[1] < verdict.EQUIVALENCE) or (
+        judgement.verdict == "faster"
+    ), judgement
+    assert judgement.verdict != "regressed"
+
+
+def test_the_report_prints_the_interval_beside_the_ratio():
+    judgement = verdict.judge(NAME, *pairs(np.random.default_rng(5), 16, 1.14, spread=0.15))
+    line = gate.report([judgement]).splitlines()[1]
+    assert re.search(r"1\.\d{3} +\[\d\.\d{3}, \d\.\d{3}\]", line), line
+    assert "unchanged" not in line
+
+
+def test_the_interval_is_the_exact_signed_rank_one():
+    rng = np.random.default_rng(6)
+    differences = list(rng.normal(0, 1, 16))
+    walsh = sorted((differences[i] + differences[j]) / 2 for i in range(16) for j in range(i, 16))
+    estimate, (low, high) = verdict.hodges_lehmann(differences, 0.95)
+    # n = 16: the two-sided 5% critical value of the signed-rank sum is 29.
+    assert (low, high) == (walsh[29], walsh[-30])
+    assert estimate == pytest.approx(np.median(walsh))
+
+
+class Staged:
+    """A fake gate run: each call measures `rounds` more pairs of every named benchmark."""
+
+    def __init__(self, shifts, spread, seed):
+        self.shifts, self.spread, self.rng = shifts, spread, np.random.default_rng(seed)
+        self.values = {}
+        self.calls = []
+
+    def measure(self, names, rounds, append):
+        self.calls.append((sorted(names), rounds, append))
+        for name in names:
+            if not append:
+                self.values[name] = ([], [])
+            base, head = self.values[name]
+            new_base, new_head = pairs(self.rng, rounds, self.shifts[name], self.spread)
+            base += new_base
+            head += new_head
+
+    def judge(self):
+        return [verdict.judge(name, *self.values[name]) for name in self.shifts]
+
+    def run(self, first=16, stage=16, budget=64):
+        return {v.name: v for v in verdict.staged(self.measure, self.judge, list(self.shifts), first, stage, budget)}
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_identical_code_comes_out_unchanged_within_the_budget(seed):
+    fake = Staged({f"b{i}": 1.0 for i in range(5)}, spread=0.05, seed=seed)
+    assert {v.verdict for v in fake.run().values()} <= {"unchanged"}
+    assert all(v.processes[0] <= 64 for v in fake.run().values())
+
+
+def test_an_undecided_benchmark_is_measured_again_in_stages_until_the_budget():
+    fake = Staged({"same": 1.0, "noisy": 1.04}, spread=0.3, seed=1)
+    verdicts = fake.run()
+    assert fake.calls[0] == (["noisy", "same"], 16, False)
+    assert all(append for _, _, append in fake.calls[1:])
+    assert verdicts["noisy"].processes[0] == 64 or verdicts["noisy"].verdict != "inconclusive"
+    assert sum(rounds for names, rounds, _ in fake.calls if "noisy" in names) <= 64
+
+
+def test_a_regression_is_confirmed_by_a_second_stage():
+    fake = Staged({"slower": 1.25}, spread=0.03, seed=2)
+    verdicts = fake.run()
+    assert verdicts["slower"].verdict == "regressed"
+    assert verdicts["slower"].processes == (32, 32)
+
+
 def test_the_signed_rank_test_is_exact():
     assert verdict.signed_rank_p([1.0] * 10) == pytest.approx(2 / 2**10)
     assert verdict.signed_rank_p([-1.0] * 10) == pytest.approx(2 / 2**10)

@@ -3,10 +3,13 @@
 Usage: python tools/calibrate_gate.py [--identical-runs 5] [--slowdowns 0.10 0.25] [GATE OPTIONS]
 
 In a temporary clone of the committed HEAD (your checkout is only read), this
-makes throwaway commits: one with identical code, and one per slowdown that
-makes mpdot's block kernel and cydot's blocked kernel that much slower, exactly
-(each call busy-waits for that fraction of its own wall time). It runs
-tools/gate.py on each against HEAD and prints the table README shows.
+makes throwaway commits: one with identical code, and for each place and
+slowdown one that makes that place that much slower, exactly (each call
+busy-waits for that fraction of its own wall time). The places: the block
+kernels (mpdot's and cydot's), and the public entry points (every call of
+mpdot's Pool.dot, which mpdot.dot calls, and of cydot.dot: validation,
+dispatch, copies and kernels together). It runs tools/gate.py on each against
+HEAD and prints the table README shows.
 """
 
 import argparse
@@ -29,32 +32,50 @@ def _busy_wait(seconds):
     deadline = time.perf_counter() + seconds
     while time.perf_counter() < deadline:
         pass
+
+
+def _slowed_by(slowdown):
+    """Calibration only: a decorator adding `slowdown` of each call's own time to it."""
+    def decorate(function):
+        def slowed(*args, **kwargs):
+            started = time.perf_counter()
+            result = function(*args, **kwargs)
+            _busy_wait(slowdown * (time.perf_counter() - started))
+            return result
+        return slowed
+    return decorate
+
 '''
-# (file, the kernel call as it is, the same call slowed down by SLOWDOWN of its time)
-INJECTIONS = [
-    (
-        "mpdot/_kernels.py",
-        "    np.matmul(a, b, out=out)\n",
-        "    started = time.perf_counter()\n"
-        "    np.matmul(a, b, out=out)\n"
-        "    _busy_wait({slowdown} * (time.perf_counter() - started))\n",
-    ),
-    (
-        "cydot/_api.py",
-        "            _blocked(a, b, result, nthreads)\n",
-        "            started = time.perf_counter()\n"
-        "            _blocked(a, b, result, nthreads)\n"
-        "            _busy_wait({slowdown} * (time.perf_counter() - started))\n",
-    ),
-]
+# Per place: (file, code as it is, the same code slowed down by {slowdown} of its time).
+INJECTIONS = {
+    "kernels": [
+        (
+            "mpdot/_kernels.py",
+            "    np.matmul(a, b, out=out)\n",
+            "    started = time.perf_counter()\n"
+            "    np.matmul(a, b, out=out)\n"
+            "    _busy_wait({slowdown} * (time.perf_counter() - started))\n",
+        ),
+        (
+            "cydot/_api.py",
+            "            _blocked(a, b, result, nthreads)\n",
+            "            started = time.perf_counter()\n"
+            "            _blocked(a, b, result, nthreads)\n"
+            "            _busy_wait({slowdown} * (time.perf_counter() - started))\n",
+        ),
+    ],
+    "entry points": [
+        ("mpdot/_pool.py", "    def dot(self, a, b,", "    @_slowed_by({slowdown})\n    def dot(self, a, b,"),
+        ("cydot/_api.py", "\ndef dot(a, b,", "\n@_slowed_by({slowdown})\ndef dot(a, b,"),
+    ],
+}
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--identical-runs", type=int, default=5)
     parser.add_argument("--slowdowns", type=float, nargs="*", default=[0.10, 0.25])
-    parser.add_argument("--rounds", type=int, default=gate.ROUNDS)
-    parser.add_argument("--confirm-rounds", type=int, default=gate.CONFIRM_ROUNDS)
+    gate.add_stage_options(parser)
     args = parser.parse_args(argv)
 
     with tempfile.TemporaryDirectory(prefix="calibrate-gate-") as folder:
@@ -65,13 +86,15 @@ def main(argv=None):
         base = git(clone, "rev-parse", "HEAD")
         git(clone, "commit", "--quiet", "--allow-empty", "-m", "calibration: identical code")
         identical = git(clone, "rev-parse", "HEAD")
-        slowed = {slowdown: slow_commit(clone, base, slowdown) for slowdown in args.slowdowns}
-
-        runs = [(f"identical code, run {run + 1}", identical) for run in range(args.identical_runs)]
-        runs += [(f"{slowdown:.0%} slower kernels", commit) for slowdown, commit in slowed.items()]
+        runs = [(f"identical code, run {run + 1}", None, identical) for run in range(args.identical_runs)]
+        runs += [
+            (f"{slowdown:.0%} slower {place}", place, slow_commit(clone, base, place, slowdown))
+            for place in INJECTIONS
+            for slowdown in args.slowdowns
+        ]
         rows = []
-        for label, commit in runs:
-            rows.append((label, gate_run(clone, base, commit, args)))
+        for label, place, commit in runs:
+            rows.append((label, place, gate_run(clone, base, commit, args)))
             print(f"\nCalibration so far:\n{table(rows)}\n", flush=True)
 
 
@@ -80,16 +103,16 @@ def git(folder, *arguments):
                           text=True).stdout.strip()
 
 
-def slow_commit(clone, base, slowdown):
-    """A commit on `base` whose mpdot and cydot kernels take `slowdown` more time."""
+def slow_commit(clone, base, place, slowdown):
+    """A commit on `base` whose `place` (a key of INJECTIONS) takes `slowdown` more time."""
     git(clone, "checkout", "--quiet", base)
-    for path, call, slowed in INJECTIONS:
+    for path, code, slowed in INJECTIONS[place]:
         source = (clone / path).read_text()
-        if call not in source:
-            sys.exit(f"calibrate_gate: {path} no longer contains {call.strip()!r}; update INJECTIONS")
-        source = source.replace(call, slowed.format(slowdown=slowdown), 1)
-        (clone / path).write_text("import time\n" + source + BUSY_WAIT)
-    git(clone, "commit", "--quiet", "-am", f"calibration: kernels {slowdown:.0%} slower")
+        if code not in source:
+            sys.exit(f"calibrate_gate: {path} no longer contains {code.strip()!r}; update INJECTIONS")
+        source = source.replace(code, slowed.format(slowdown=slowdown), 1)
+        (clone / path).write_text("import time\n" + BUSY_WAIT + source)
+    git(clone, "commit", "--quiet", "-am", f"calibration: {place} {slowdown:.0%} slower")
     return git(clone, "rev-parse", "HEAD")
 
 
@@ -97,43 +120,50 @@ def gate_run(clone, base, head, args):
     """The gate's verdicts and wall time, comparing `head` with `base` in the clone."""
     started = time.perf_counter()
     subprocess.run(
-        [sys.executable, "tools/gate.py", base, head,
-         "--rounds", str(args.rounds), "--confirm-rounds", str(args.confirm_rounds)],
+        [sys.executable, "tools/gate.py", base, head, "--rounds", str(args.rounds),
+         "--stage-rounds", str(args.stage_rounds), "--max-processes", str(args.max_processes)],
         cwd=clone,
     )
     verdicts = json.loads((clone / ".asv" / "gate" / "verdicts.json").read_text())
     return verdicts, time.perf_counter() - started
 
 
-def affected_by(name):
-    """Which injected slowdown a gated benchmark measures directly, if any."""
+def affected_by(name, place):
+    """Which package's slowdown at `place` a gated benchmark measures: "mpdot", "cydot", "partly" or None."""
+    if place is None:
+        return None
     if "time_dot" in name:
         return "cydot" if "cydot" in name else "mpdot"
+    if place == "entry points":
+        # A round trip is one Pool.dot; a pool start is mostly starting processes.
+        return "mpdot" if "time_round_trip" in name else "partly"
     return None
 
 
 def table(rows):
     lines = [
-        "| gate run | flagged, not slowed | mpdot flagged | cydot flagged | inconclusive | minutes |",
-        "|---|---|---|---|---|---|",
+        "| gate run | flagged, not slowed | mpdot flagged | cydot flagged | inconclusive "
+        "| highest unchanged | minutes |",
+        "|---|---|---|---|---|---|---|",
     ]
-    for label, (verdicts, seconds) in rows:
-        slowed = "slower" in label
-        counts = {"false": 0, "mpdot": [0, 0], "cydot": [0, 0], "inconclusive": 0}
+    for label, place, (verdicts, seconds) in rows:
+        counts = {"false": 0, "unaffected": 0, "mpdot": [0, 0], "cydot": [0, 0], "inconclusive": 0}
         for v in verdicts:
-            family = affected_by(v["name"]) if slowed else None
+            family = affected_by(v["name"], place)
             flagged = v["verdict"] == "regressed"
             counts["inconclusive"] += v["verdict"] == "inconclusive"
-            if family:
+            if family in ("mpdot", "cydot"):
                 counts[family][0] += flagged
                 counts[family][1] += 1
-            else:
+            elif family is None:
                 counts["false"] += flagged
-        unaffected = len(verdicts) - counts["mpdot"][1] - counts["cydot"][1]
+                counts["unaffected"] += 1
         flagged = [f"{found} of {total}" if total else "–" for found, total in (counts["mpdot"], counts["cydot"])]
+        unchanged = [v["ratio"] for v in verdicts if v["verdict"] == "unchanged"]
+        highest = f"{max(unchanged):.3f}" if unchanged else "–"
         lines.append(
-            f"| {label} | {counts['false']} of {unaffected} | {flagged[0]} | {flagged[1]} | "
-            f"{counts['inconclusive']} | {seconds / 60:.1f} |"
+            f"| {label} | {counts['false']} of {counts['unaffected']} | {flagged[0]} | {flagged[1]} | "
+            f"{counts['inconclusive']} | {highest} | {seconds / 60:.1f} |"
         )
     return "\n".join(lines)
 

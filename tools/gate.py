@@ -1,15 +1,16 @@
 """The regression gate: did HEAD make a gated benchmark slower than BASE?
 
-Usage: python tools/gate.py BASE HEAD [--rounds N] [--confirm-rounds M]
+Usage: python tools/gate.py BASE HEAD [--rounds N] [--stage-rounds M] [--max-processes B]
 
 Each gated benchmark runs in N fresh processes per commit, BASE and HEAD
 alternating round by round (asv run --interleave-rounds), each process timing
 CALLS calls; tools/verdict.py compares the processes of the two commits round by
-round. A benchmark that looks slower is measured again in M more processes per
-commit before the verdict is final. Exit status: 0 if no gated benchmark
-regressed, 1 if one did, 2 if one could not be measured (a build or benchmark
-failure). The rest of the suite is reported as advisory from `make bench`'s
-results and never fails the gate.
+round. A regression is confirmed by M more processes per commit, and a
+benchmark neither regressed nor shown unchanged is measured M more at a time,
+up to B processes per commit. Exit status: 0 if no gated benchmark regressed
+(inconclusive ones included), 1 if one did, 2 if one could not be measured (a
+build or benchmark failure). The rest of the suite is reported as advisory from
+`make bench`'s results and never fails the gate.
 """
 
 import argparse
@@ -42,9 +43,11 @@ GATED = [
     *(f"bench_pool.PoolStart.time_start_compute_close({method!r})" for method in ("fork", "forkserver", "spawn")),
 ]
 
-# Chosen by tools/calibrate_gate.py (README, "The regression gate").
+# Chosen by tools/calibrate_gate.py (README, "The regression gate"): processes
+# per commit in the first stage, in each later one, and at most.
 ROUNDS = 16
-CONFIRM_ROUNDS = 16
+STAGE_ROUNDS = 16
+MAX_PROCESSES = 64
 CALLS = 5
 WARMUP_SECONDS = 0.1
 # glibc adapts its mmap threshold to what a process has freed, so whether a
@@ -64,8 +67,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("base")
     parser.add_argument("head")
-    parser.add_argument("--rounds", type=int, default=ROUNDS)
-    parser.add_argument("--confirm-rounds", type=int, default=CONFIRM_ROUNDS)
+    add_stage_options(parser)
     args = parser.parse_args(argv)
     base, head = rev_parse(args.base), rev_parse(args.head)
     if base == head:
@@ -76,16 +78,7 @@ def main(argv=None):
     shutil.rmtree(GATE_DIR / "results", ignore_errors=True)
     print(f"Gate: {len(GATED)} benchmarks, BASE {base[:8]} against HEAD {head[:8]}, "
           f"{args.rounds} processes each, {CALLS} calls a process.", flush=True)
-    run(config, [base, head], GATED, args.rounds, append=False)
-    verdicts = verdict.judge_all(GATED, GATE_DIR / "results", base, head, CALLS)
-
-    suspects = [v.name for v in verdicts if v.suspect]
-    if suspects and args.confirm_rounds:
-        print(f"\n{len(suspects)} benchmarks look slower or are undecided; "
-              f"measuring {args.confirm_rounds} more processes of each before deciding.", flush=True)
-        run(config, [base, head], suspects, args.confirm_rounds, append=True)
-        verdicts = verdict.judge_all(GATED, GATE_DIR / "results", base, head, CALLS)
-
+    verdicts = compare(config, base, head, GATED, args)
     (GATE_DIR / "verdicts.json").write_text(json.dumps([vars(v) for v in verdicts], indent=1))
     print()
     print(report(verdicts))
@@ -93,6 +86,21 @@ def main(argv=None):
     print()
     print(advisory(base, head))
     return status
+
+
+def add_stage_options(parser):
+    parser.add_argument("--rounds", type=int, default=ROUNDS, help="processes per commit, first stage")
+    parser.add_argument("--stage-rounds", type=int, default=STAGE_ROUNDS, help="processes per commit, later stages")
+    parser.add_argument("--max-processes", type=int, default=MAX_PROCESSES, help="per commit and benchmark, at most")
+
+
+def compare(config, base, head, names, args):
+    """The verdicts on `names`, BASE against HEAD, measured in stages (tools/verdict.py)."""
+    return verdict.staged(
+        lambda selected, rounds, append: run(config, [base, head], selected, rounds, append),
+        lambda: verdict.judge_all(names, GATE_DIR / "results", base, head, CALLS),
+        names, args.rounds, args.stage_rounds, args.max_processes,
+    )
 
 
 def rev_parse(name):
@@ -138,10 +146,13 @@ def run(config, commits, names, rounds, append):
 
 
 def report(verdicts):
-    lines = [f"{'verdict':<13} {'HEAD/BASE':>9} {'p':>8} {'processes':>9}  benchmark"]
+    interval = f"{verdict.CONFIDENCE:.0%} interval"
+    lines = [f"{'verdict':<13} {'HEAD/BASE':>9} {interval:>16} {'p':>8} {'processes':>9}  benchmark"]
     for v in verdicts:
-        lines.append(f"{v.verdict:<13} {v.ratio:>9.3f} {v.p:>8.2g} {'%d/%d' % v.processes:>9}  {v.name}"
-                     + (f"  ({v.reason})" if v.reason else ""))
+        lines.append(
+            f"{v.verdict:<13} {v.ratio:>9.3f} {'[%.3f, %.3f]' % v.interval:>16} {v.p:>8.2g} "
+            f"{'%d/%d' % v.processes:>9}  {v.name}" + (f"  ({v.reason})" if v.reason else "")
+        )
     return "\n".join(lines)
 
 
@@ -158,8 +169,8 @@ def conclusion(verdicts):
         print(f"NOT MEASURED: {len(failed)} gated benchmarks have no result for a commit: "
               "a build or benchmark failure, not a slowdown (asv's output above says which).")
     if undecided:
-        print(f"Inconclusive (does not fail the gate): {len(undecided)} benchmarks; "
-              "a larger --confirm-rounds may decide them.")
+        print(f"Inconclusive (does not fail the gate): {len(undecided)} benchmarks neither regressed nor "
+              f"shown to be less than {verdict.EQUIVALENCE:.2f}x slower; a larger --max-processes may decide them.")
     if regressed:
         return 1
     if failed:

@@ -8,6 +8,13 @@ of each benchmark per commit and round, so the i-th processes of the two commits
 ran a few seconds apart: the gate compares them in pairs, which cancels the
 machine's drift over minutes, with a Wilcoxon signed-rank test on the logarithm
 of each pair's ratio.
+
+A verdict states what the data exclude. The HEAD/BASE ratio is the
+Hodges-Lehmann estimate (the median of the pairs' log-ratio Walsh averages) with
+the exact confidence interval of the signed-rank test. *Regressed*: no slowdown
+is ruled out (p < ALPHA) and the estimate is at least MIN_SLOWDOWN. *Unchanged*:
+the interval's upper end rules out a slowdown of EQUIVALENCE. Everything else is
+*inconclusive*, and the gate measures it again rather than guessing.
 """
 
 import itertools
@@ -25,23 +32,21 @@ MIN_PROCESSES = 10
 # A slowdown smaller than this is not called a regression, however
 # significant: two builds of the same code must never fail the gate.
 MIN_SLOWDOWN = 1.03
-# Looks slower, but p is between ALPHA and this: measure more before deciding.
-SUSPECT_P = 0.05
+# "Unchanged" must rule out a slowdown this large: the interval's upper end is below it.
+EQUIVALENCE = 1.05
+# The interval's coverage, two-sided: its upper end is a 97.5% one-sided bound.
+CONFIDENCE = 0.95
 
 
 @dataclass
 class Verdict:
     name: str
     verdict: str  # "regressed", "unchanged", "faster", "inconclusive" or "failed"
-    ratio: float = float("nan")  # median over pairs of HEAD's process / BASE's
+    ratio: float = float("nan")  # Hodges-Lehmann estimate of HEAD's process / BASE's
     p: float = float("nan")
     processes: tuple = (0, 0)  # (BASE, HEAD)
     reason: str = ""
-
-    @property
-    def suspect(self):
-        """Worth measuring again before the gate decides."""
-        return self.verdict in ("regressed", "inconclusive")
+    interval: tuple = (float("nan"), float("nan"))  # CONFIDENCE interval of `ratio`
 
 
 def judge(name, base, head):
@@ -52,18 +57,29 @@ def judge(name, base, head):
             name, "inconclusive", processes=processes,
             reason=f"needs at least {MIN_PROCESSES} processes a side, in pairs",
         )
-    ratios = [after / before for before, after in zip(base, head)]
-    ratio = statistics.median(ratios)
-    p = signed_rank_p([math.log(r) for r in ratios])
+    logs = [math.log(after / before) for before, after in zip(base, head)]
+    estimate, (low, high) = hodges_lehmann(logs, CONFIDENCE)
+    ratio, interval = math.exp(estimate), (math.exp(low), math.exp(high))
+    p = signed_rank_p(logs)
     if p < ALPHA and ratio >= MIN_SLOWDOWN:
         verdict = "regressed"
     elif p < ALPHA and ratio <= 1 / MIN_SLOWDOWN:
         verdict = "faster"
-    elif p < SUSPECT_P and ratio >= MIN_SLOWDOWN:
-        verdict = "inconclusive"
-    else:
+    elif interval[1] < EQUIVALENCE:
         verdict = "unchanged"
-    return Verdict(name, verdict, ratio, p, processes)
+    else:
+        verdict = "inconclusive"
+    return Verdict(name, verdict, ratio, p, processes, interval=interval)
+
+
+def signed_rank_counts(n):
+    """counts[s]: how many of the 2**n sign assignments of ranks 1..n give a positive rank sum s."""
+    total = n * (n + 1) // 2
+    counts = [1] + [0] * total
+    for rank in range(1, n + 1):
+        for s in range(total, rank - 1, -1):
+            counts[s] += counts[s - rank]
+    return counts
 
 
 def signed_rank_p(differences):
@@ -74,14 +90,28 @@ def signed_rank_p(differences):
         return 1.0
     order = sorted(range(n), key=lambda i: abs(differences[i]))
     positive = sum(rank for rank, i in enumerate(order, 1) if differences[i] > 0)
-    # counts[s]: how many of the 2**n sign assignments give a positive rank sum s.
-    total = n * (n + 1) // 2
-    counts = [1] + [0] * total
-    for rank in range(1, n + 1):
-        for s in range(total, rank - 1, -1):
-            counts[s] += counts[s - rank]
+    counts = signed_rank_counts(n)
     tail = min(sum(counts[: positive + 1]), sum(counts[positive:]))
     return min(1.0, 2 * tail / 2**n)
+
+
+def hodges_lehmann(differences, confidence):
+    """The Hodges-Lehmann estimate of the center of `differences` and its exact confidence interval.
+
+    The estimate is the median of the Walsh averages (d_i + d_j) / 2, i <= j; the
+    interval runs from the k-th smallest to the k-th largest of them, k one more
+    than the largest signed-rank sum whose lower tail is at most (1 - confidence) / 2.
+    """
+    n = len(differences)
+    walsh = sorted((differences[i] + differences[j]) / 2 for i in range(n) for j in range(i, n))
+    counts = signed_rank_counts(n)
+    tail, k, allowed = 0, 0, (1 - confidence) / 2 * 2**n
+    while k < len(counts) and tail + counts[k] <= allowed:
+        tail += counts[k]
+        k += 1
+    if k == 0:  # too few pairs for this confidence: the interval is everything
+        return statistics.median(walsh), (-math.inf, math.inf)
+    return statistics.median(walsh), (walsh[k - 1], walsh[-k])
 
 
 def process_values(samples, calls):
@@ -120,3 +150,30 @@ def judge_all(names, results_dir, base, head, calls):
             continue
         verdicts.append(judge(name, base_values, head_values))
     return verdicts
+
+
+def staged(measure, judge_measured, names, first, stage, budget):
+    """Verdicts on `names`, measured in stages until each is decided or has spent `budget` processes.
+
+    `measure(names, rounds, append)` runs `rounds` more processes of each
+    benchmark per commit; `judge_measured()` returns the verdicts on everything
+    measured so far. A regression is final only once a second stage confirms
+    it; an inconclusive benchmark is measured again, `stage` processes a side at
+    a time, rather than guessed.
+    """
+    measure(names, first, append=False)
+    while True:
+        verdicts = judge_measured()
+        again = [v for v in verdicts if _needs_more(v, first, budget)]
+        if not again:
+            return verdicts
+        rounds = min(stage, budget - max(v.processes[0] for v in again))
+        print(f"\n{len(again)} benchmarks are undecided or need their regression confirmed: "
+              f"{rounds} more processes of each.", flush=True)
+        measure([v.name for v in again], rounds, append=True)
+
+
+def _needs_more(v, first, budget):
+    if v.processes[0] >= budget:
+        return False
+    return v.verdict == "inconclusive" or (v.verdict == "regressed" and v.processes[0] <= first)

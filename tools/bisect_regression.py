@@ -1,0 +1,154 @@
+"""Which commit between GOOD and BAD made the gated benchmarks slower?
+
+Usage: python tools/bisect_regression.py GOOD BAD [--bench REGEX] [--rounds N] [--stage-rounds M] [--max-processes B]
+
+First GOOD and BAD are compared with the gate's paired-process statistics
+(tools/gate.py, tools/verdict.py) on the gated benchmarks matching REGEX. If
+none regressed, there is nothing to find. Otherwise the (at most TRACKED) most
+regressed ones are followed along the first-parent chain GOOD..BAD by binary
+search: each step compares a middle commit with the last one known good, in
+stages until it is decided. A step still undecided when its budget is spent is
+decided from the other side instead (the middle against the first one known
+bad); asv's `asv find`, which takes one value per commit, is defeated by this
+machine's noise. Builds stay in asv's cache (asv.conf.json's build_cache_size),
+so a second bisect over the same commits builds nothing.
+
+Exit status: 0 when a culprit or no regression was found, 1 when the search
+stayed undecided, 2 when something could not be measured.
+"""
+
+import argparse
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import gate  # noqa: E402
+
+# Benchmarks followed through the search: the most regressed between GOOD and BAD.
+TRACKED = 3
+
+
+class NotMeasured(Exception):
+    """A benchmark has no result for a commit: a build or benchmark failure."""
+
+    def __init__(self, names):
+        super().__init__(", ".join(names))
+        self.names = names
+
+
+class Undecided(Exception):
+    """Neither side of a step could be decided within its budget."""
+
+    def __init__(self, good, bad):
+        super().__init__(f"undecided between {good[:8]} and {bad[:8]}")
+        self.good, self.bad = good, bad
+
+
+def first_bad(chain, step):
+    """The first commit of `chain` that is slower than its predecessors; `chain[0]` good, `chain[-1]` bad.
+
+    `step(before, after)` compares two commits and returns "regressed",
+    "unchanged" or "inconclusive" (already measured as far as its budget allows).
+    """
+    good, bad = 0, len(chain) - 1
+    while bad - good > 1:
+        middle = (good + bad) // 2
+        outcome = step(chain[good], chain[middle])
+        if outcome == "inconclusive":
+            # The other side: a regression after the middle shows between it and the bad commit.
+            outcome = {"regressed": "unchanged", "unchanged": "regressed"}.get(
+                step(chain[middle], chain[bad]), "inconclusive"
+            )
+        if outcome == "regressed":
+            bad = middle
+        elif outcome == "unchanged":
+            good = middle
+        else:
+            raise Undecided(chain[good], chain[bad])
+    return chain[bad]
+
+
+def step_outcome(verdicts):
+    """One outcome for a step from its benchmarks' verdicts: any regressed, all unchanged, or neither."""
+    kinds = {v.verdict for v in verdicts}
+    if "failed" in kinds:
+        raise NotMeasured([v.name for v in verdicts if v.verdict == "failed"])
+    if "regressed" in kinds:
+        return "regressed"
+    if kinds <= {"unchanged", "faster"}:
+        return "unchanged"
+    return "inconclusive"
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("good")
+    parser.add_argument("bad")
+    parser.add_argument("--bench", default="", help="only gated benchmarks matching this regular expression")
+    gate.add_stage_options(parser)
+    args = parser.parse_args(argv)
+    good, bad = gate.rev_parse(args.good), gate.rev_parse(args.bad)
+    names = [name for name in gate.GATED if re.search(args.bench, name)]
+    if not names:
+        print(f"bisect: no gated benchmark matches {args.bench!r}", file=sys.stderr)
+        return 2
+    chain = [good, *git("rev-list", "--first-parent", "--reverse", f"{good}..{bad}").split()]
+    if chain[-1] != bad:
+        print(f"bisect: {args.bad} is not a descendant of {args.good} along first parents", file=sys.stderr)
+        return 2
+    config = gate.write_config()
+    measured = {}  # (before, after) -> verdicts
+
+    def compare(before, after, selected):
+        print(f"\nComparing {describe(before)} with {describe(after)}", flush=True)
+        verdicts = gate.compare(config, before, after, selected, args)
+        measured[before, after] = verdicts
+        print(gate.report(verdicts), flush=True)
+        return verdicts
+
+    try:
+        confirmed = compare(good, bad, names)
+        regressed = sorted((v for v in confirmed if v.verdict == "regressed"), key=lambda v: -v.ratio)
+        if not regressed:
+            step_outcome(confirmed)  # a failure to measure is not "no regression"
+            print(f"\nNo regression between {good[:8]} and {bad[:8]} on {len(names)} gated benchmarks.")
+            return 0
+        tracked = [v.name for v in regressed[:TRACKED]]
+        culprit = first_bad(chain, lambda before, after: step_outcome(compare(before, after, tracked)))
+    except Undecided as undecided:
+        print(f"\nUNDECIDED: the slowdown lies between {describe(undecided.good)} and {describe(undecided.bad)}; "
+              "a larger --max-processes may decide it.")
+        return 1
+    except NotMeasured as failure:
+        print(f"\nNOT MEASURED: {', '.join(failure.names)} (a build or benchmark failure; asv's output says which)")
+        return 2
+    print(summary(culprit, measured, tracked))
+    return 0
+
+
+def summary(culprit, measured, tracked):
+    """The culprit, its ratio with its interval on each tracked benchmark, and what the search cost."""
+    # The last comparison with the culprit as the later commit: the one closest to it.
+    before = [before for before, after in measured if after == culprit][-1]
+    lines = [f"\nCULPRIT: {describe(culprit)}"]
+    for v in measured[before, culprit]:
+        if v.name in tracked:
+            lines.append(f"  {v.ratio:.3f}x [{v.interval[0]:.3f}, {v.interval[1]:.3f}] against {before[:8]}: {v.name}")
+    builds = {commit for pair in measured for commit in pair}
+    processes = sum(sum(v.processes) for verdicts in measured.values() for v in verdicts)
+    lines.append(f"  {len(measured)} comparisons, {len(builds)} commits built, {processes} benchmark processes.")
+    return "\n".join(lines)
+
+
+def describe(commit):
+    return git("log", "-1", "--format=%h %s", commit)
+
+
+def git(*arguments):
+    return subprocess.run(["git", *arguments], cwd=gate.ROOT, check=True, capture_output=True, text=True).stdout.strip()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
