@@ -1,6 +1,7 @@
 """The regression gate's verdicts, on synthetic asv result files; its configuration, without timing."""
 
 import itertools
+import json
 import re
 import subprocess
 import sys
@@ -258,3 +259,25 @@ def test_an_unknown_commit_is_not_reported_as_a_regression():
     )
     assert completed.returncode == 2
     assert "'no-such-commit' is not a commit" in completed.stderr
+
+
+def test_the_verdicts_are_written_as_json_and_as_the_markdown_a_pull_request_shows(tmp_path, monkeypatch):
+    monkeypatch.setattr(gate, "GATE_DIR", tmp_path / "gate")
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(tmp_path / "summary.md"))
+    judged = [
+        verdict.judge(NAME, *pairs(np.random.default_rng(7), 32, 1.25, spread=0.02)),
+        verdict.Verdict("bench_pool.RoundTrip.time_round_trip('shared')", "failed", reason="no result for HEAD"),
+    ]
+    gate.write_verdicts(judged, "a" * 40, "b" * 40)
+    records = json.loads((tmp_path / "gate" / "verdicts.json").read_text())
+    assert [r["verdict"] for r in records] == ["regressed", "failed"]
+    assert records[0]["interval"][0] <= records[0]["ratio"] <= records[0]["interval"][1]
+    assert records[1]["ratio"] is None and records[1]["interval"] == [None, None]
+    text = (tmp_path / "gate" / "verdicts.md").read_text()
+    assert text == (tmp_path / "summary.md").read_text()
+    assert text.startswith("### Regression gate: HEAD bbbbbbbb against BASE aaaaaaaa")
+    assert "- REGRESSION: 1 gated benchmarks" in text and "- NOT MEASURED: 1" in text
+    rows = [line for line in text.splitlines() if line.startswith("| ")]
+    assert rows[0] == "| verdict | HEAD/BASE | 95% interval | p | processes | benchmark |"
+    assert re.fullmatch(r"\| regressed \| 1\.2\d\d \| \[1\.2\d\d, 1\.2\d\d\] \| .+ \| 32/32 \| `.+` \|", rows[1])
+    assert rows[2].endswith("`bench_pool.RoundTrip.time_round_trip('shared')` (no result for HEAD) |")

@@ -15,6 +15,7 @@ build or benchmark failure). The rest of the suite is reported as advisory from
 
 import argparse
 import json
+import math
 import os
 import re
 import shutil
@@ -79,7 +80,7 @@ def main(argv=None):
     print(f"Gate: {len(GATED)} benchmarks, BASE {base[:8]} against HEAD {head[:8]}, "
           f"{args.rounds} processes each, {CALLS} calls a process.", flush=True)
     verdicts = compare(config, base, head, GATED, args)
-    (GATE_DIR / "verdicts.json").write_text(json.dumps([vars(v) for v in verdicts], indent=1))
+    write_verdicts(verdicts, base, head)
     print()
     print(report(verdicts))
     status = conclusion(verdicts)
@@ -158,25 +159,78 @@ def report(verdicts):
 
 def conclusion(verdicts):
     """Print the gate's conclusion in words and return its exit status."""
+    status, lines = judgement(verdicts)
+    print()
+    print("\n".join(lines))
+    return status
+
+
+def judgement(verdicts):
+    """The gate's exit status and its conclusion, a sentence per kind of outcome."""
     regressed = [v for v in verdicts if v.verdict == "regressed"]
     failed = [v for v in verdicts if v.verdict == "failed"]
     undecided = [v for v in verdicts if v.verdict == "inconclusive"]
-    print()
+    lines = []
     if regressed:
-        print(f"REGRESSION: {len(regressed)} gated benchmarks are slower on HEAD "
-              f"(p < {verdict.ALPHA}, at least {verdict.MIN_SLOWDOWN:.2f}x).")
+        lines.append(f"REGRESSION: {len(regressed)} gated benchmarks are slower on HEAD "
+                     f"(p < {verdict.ALPHA}, at least {verdict.MIN_SLOWDOWN:.2f}x).")
     if failed:
-        print(f"NOT MEASURED: {len(failed)} gated benchmarks have no result for a commit: "
-              "a build or benchmark failure, not a slowdown (asv's output above says which).")
+        lines.append(f"NOT MEASURED: {len(failed)} gated benchmarks have no result for a commit: "
+                     "a build or benchmark failure, not a slowdown (asv's output says which).")
     if undecided:
-        print(f"Inconclusive (does not fail the gate): {len(undecided)} benchmarks neither regressed nor "
-              f"shown to be less than {verdict.EQUIVALENCE:.2f}x slower; a larger --max-processes may decide them.")
-    if regressed:
-        return 1
-    if failed:
-        return 2
-    print("PASS: no gated benchmark is slower on HEAD.")
-    return 0
+        lines.append(f"Inconclusive (does not fail the gate): {len(undecided)} benchmarks neither regressed "
+                     f"nor shown to be less than {verdict.EQUIVALENCE:.2f}x slower; a larger "
+                     "--max-processes may decide them.")
+    status = 1 if regressed else 2 if failed else 0
+    if status == 0:
+        lines.append("PASS: no gated benchmark is slower on HEAD.")
+    return status, lines
+
+
+def markdown(verdicts, base, head):
+    """The verdicts as a pull request shows them: the conclusion, then one table row per benchmark."""
+    _, lines = judgement(verdicts)
+    interval = f"{verdict.CONFIDENCE:.0%} interval"
+    rows = [
+        f"### Regression gate: HEAD {head[:8]} against BASE {base[:8]}",
+        "",
+        *(f"- {line}" for line in lines),
+        "",
+        f"| verdict | HEAD/BASE | {interval} | p | processes | benchmark |",
+        "|---|---|---|---|---|---|",
+    ]
+    for v in verdicts:
+        low, high = v.interval
+        rows.append(
+            f"| {v.verdict} | {v.ratio:.3f} | [{low:.3f}, {high:.3f}] | {v.p:.2g} | "
+            f"{v.processes[0]}/{v.processes[1]} | `{v.name}`{f' ({v.reason})' if v.reason else ''} |"
+        )
+    return "\n".join(rows) + "\n"
+
+
+def _without_nan(value):
+    """`value` with each NaN (not measured) as None, which JSON can carry."""
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, (list, tuple)):
+        return [_without_nan(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _without_nan(item) for key, item in value.items()}
+    return value
+
+
+def write_verdicts(verdicts, base, head):
+    """verdicts.json for machines and verdicts.md for reviewers in .asv/gate; the Markdown also
+    to GitHub's job summary when the gate runs in GitHub Actions."""
+    GATE_DIR.mkdir(parents=True, exist_ok=True)
+    records = [{**vars(v), "base": base, "head": head} for v in verdicts]
+    (GATE_DIR / "verdicts.json").write_text(json.dumps(_without_nan(records), indent=1, allow_nan=False))
+    text = markdown(verdicts, base, head)
+    (GATE_DIR / "verdicts.md").write_text(text)
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary:
+        with open(summary, "a") as file:
+            file.write(text)
 
 
 def advisory(base, head):
