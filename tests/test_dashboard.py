@@ -112,6 +112,25 @@ def test_benchmark_graph_renders_offline(chromium, served, tmp_path):
     assert screenshot.stat().st_size > 10_000
 
 
+@pytest.mark.parametrize(
+    "page, drawn",
+    [
+        ("", "benchmark-container"),  # the grid: one summary per benchmark
+        (f"#{BENCHMARK}", 'class="flot-base"'),  # a graph
+        ("#/regressions", 'class="feed-div"'),  # the Regressions page, its feed link drawn from regressions.json
+        ("report/index.html", '<img src="gflops-float64.png"'),  # tools/report.py's pictures
+    ],
+)
+def test_each_page_renders_opened_as_a_file_with_no_server(chromium, dashboard, tmp_path, page, drawn):
+    url = (dashboard / "index.html").as_uri() + page if not page.endswith(".html") else (dashboard / page).as_uri()
+    dom = render(chromium, url, tmp_path, "--dump-dom")
+    assert "Error fetching content" not in dom and "failed to load" not in dom
+    assert drawn in dom
+    screenshot = ROOT / ".asv" / f"dashboard-file-{page.strip('#/').split('.')[0].split('(')[0] or 'grid'}.png"
+    render(chromium, url, tmp_path, f"--screenshot={screenshot}")
+    assert screenshot.stat().st_size > 10_000
+
+
 def test_commit_links_lead_to_commit_pages(dashboard):
     index = json.loads((dashboard / "index.json").read_text())
     for commit in index["revision_to_hash"].values():

@@ -1,11 +1,14 @@
-"""Make an `asv publish` dashboard work with no internet access, and give it commit pages.
+"""Make an `asv publish` dashboard work with no internet access and from a file, and give it commit pages.
 
 asv 0.6's index.html loads jQuery, flot, Bootstrap and friends from CDNs; offline
 it shows only "external dependencies failed to load". This fetches the same
 packages from the npm registry (cached under .asv/npm), copies the files into the
-dashboard and points the HTML at them. It also writes commits/<hash>/index.html
-for every benchmarked commit, which asv.conf.json's show_commit_url links to, and
-links tools/report.py's pictures from the navigation bar if they are there.
+dashboard and points the HTML at them. Opened as a file (a downloaded CI
+artifact, a double-click), the pages could not fetch their JSON either: each
+data file is also written as a script that tools/file_protocol.js loads there
+instead. It also writes commits/<hash>/index.html for every benchmarked commit,
+which asv.conf.json's show_commit_url links to, and links tools/report.py's
+pictures from the navigation bar if they are there.
 
 Usage: python tools/offline_dashboard.py [HTML_DIR]   (default: .asv/html)
 """
@@ -44,14 +47,14 @@ def main(html_dir=".asv/html"):
     html_dir = Path(html_dir)
     cache = html_dir.parent / "npm"
     for page in sorted(html_dir.glob("*.html")):
-        page.write_text(localise(page.read_text(), html_dir, cache))
+        page.write_text(load_data_from_files(localise(page.read_text(), html_dir, cache), html_dir))
+    write_data_scripts(html_dir)
     write_commit_pages(html_dir)
     if (html_dir / "report" / "index.html").exists():
         index = html_dir / "index.html"
         index.write_text(link_pictures(index.read_text()))
-    print(f"Dashboard: {html_dir.resolve()}/index.html (no internet needed)")
-    print(f"Serve it:  python -m http.server --bind 127.0.0.1 --directory {html_dir} 8080")
-    print("           then open http://127.0.0.1:8080/")
+    print(f"Dashboard: {html_dir.resolve()}/index.html (open it as a file; no internet or server needed)")
+    print(f"Or serve it: python -m http.server --bind 127.0.0.1 --directory {html_dir} 8080")
 
 
 def link_pictures(page):
@@ -76,6 +79,24 @@ def localise(page, html_dir, cache):
         return CDN_ONLY_ATTRIBUTES.sub("", tag.group(0).replace(url, local.as_posix()))
 
     return EXTERNAL_TAG.sub(replace, page)
+
+
+def load_data_from_files(page, html_dir):
+    """`page` with tools/file_protocol.js loaded right after jQuery, before asv's own scripts."""
+    script = '<script type="text/javascript" src="file_protocol.js"></script>'
+    jquery = re.search(r'<script[^>]*src="vendor/jquery@[^"]*"[^>]*></script>', page)
+    if script in page or jquery is None:
+        return page
+    shutil.copyfile(Path(__file__).with_name("file_protocol.js"), html_dir / "file_protocol.js")
+    return page[: jquery.end()] + "\n    " + script + page[jquery.end() :]
+
+
+def write_data_scripts(html_dir):
+    """X.json.js beside every X.json: a script handing the data to asvFileData, for pages opened as files."""
+    for data in html_dir.rglob("*.json"):
+        path = data.relative_to(html_dir).as_posix()
+        script = data.with_name(data.name + ".js")
+        script.write_text(f"asvFileData({json.dumps(path)}, {data.read_text()});\n")
 
 
 def copy_from_package(package, paths, destination, cache):
