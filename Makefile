@@ -12,7 +12,7 @@ BASE ?= main
 # (those matching the regular expression BENCH, if given) slower.
 BENCH ?=
 
-.PHONY: test bench preview compare bisect calibrate install browser
+.PHONY: test bench preview compare bisect calibrate install browser restore-results save-results
 
 test: install browser
 	$(BIN)/python -m pytest
@@ -22,6 +22,13 @@ bench: install
 	$(ASV) run --skip-existing-commits --show-stderr $(COMMITS); status=$$?; \
 	$(ASV) publish && $(BIN)/python tools/report.py .asv/html && \
 	    $(BIN)/python tools/offline_dashboard.py .asv/html && exit $$status
+
+# CI's benchmark history: asv's results kept on the branch asv-results (tools/results_branch.py).
+restore-results:
+	$(PYTHON) tools/results_branch.py restore
+
+save-results:
+	$(PYTHON) tools/results_branch.py save
 
 preview:
 	$(BIN)/python -m http.server --bind 127.0.0.1 --directory .asv/html 8080
