@@ -1,4 +1,4 @@
-"""The peers beside mpdot and cydot: speed-up over numpy.dot on 2 workers, the same shapes, one run.
+"""The peers beside mpdot and cydot: speed-up over numpy.dot on each splitting worker count, one run.
 
 Measured where they tell something: the square shapes from 256³ and the
 original answer's shape, float32 and float64; the naive peer where the other
@@ -9,6 +9,7 @@ from .common import (
     DTYPES,
     NAIVE_SKIP_REASON,
     ORIGINAL_SHAPE,
+    SPLITTING_WORKERS,
     SkipNotImplemented,
     contender,
     interleaved_speedup,
@@ -17,7 +18,6 @@ from .common import (
 from .peers import NAIVE_PEERS, PEERS
 
 PEER_SHAPES = [ORIGINAL_SHAPE, "square_256", "square_1000", "square_2000"]
-PEER_WORKERS = 2
 # Left out where a neighbouring shape already shows where a peer stands, so
 # that the quick dry run stays under 3 minutes. At 2000³ numba's unblocked loop
 # takes seconds a call (0.12× numpy.dot, 7 s a benchmark process); BLIS's
@@ -37,29 +37,29 @@ LEFT_OUT = {
 class PeersSpeedup:
     """numpy.dot time / peer time, timed alternately in one process (> 1: faster)."""
 
-    params = [PEER_SHAPES, DTYPES, list(PEERS)]
-    param_names = ["shape", "dtype", "implementation"]
+    params = [PEER_SHAPES, SPLITTING_WORKERS, DTYPES, list(PEERS)]
+    param_names = ["shape", "workers", "dtype", "implementation"]
     timeout = 300
     rounds = 1
-    version = "1"
+    version = "2"
     compute = None  # until setup has made the peer
 
-    def setup(self, shape, dtype, implementation):
+    def setup(self, shape, workers, dtype, implementation):
         if implementation in NAIVE_PEERS and not measures_naive(shape, dtype):
             raise SkipNotImplemented(NAIVE_SKIP_REASON)
         if (shape, implementation) in LEFT_OUT:
             raise SkipNotImplemented(f"{implementation} is left out at {shape}: it says nothing new there")
-        self.compute = PEERS[implementation](shape, PEER_WORKERS, dtype)
+        self.compute = PEERS[implementation](shape, workers, dtype)
         # Set up after the peer, so numpy.dot's BLAS thread limit is the one in force.
-        self.baseline = contender("numpy.dot", shape, PEER_WORKERS, dtype)
+        self.baseline = contender("numpy.dot", shape, workers, dtype)
 
-    def teardown(self, shape, dtype, implementation):
+    def teardown(self, shape, workers, dtype, implementation):
         # A track_ benchmark's process runs setup and teardown once: the peer's
         # processes, segments and files must not outlive it.
         if self.compute is not None:
             self.compute.close()
 
-    def track_speedup(self, shape, dtype, implementation):
+    def track_speedup(self, shape, workers, dtype, implementation):
         return interleaved_speedup(self.compute, self.baseline)
 
     track_speedup.unit = "x"

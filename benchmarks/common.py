@@ -51,9 +51,20 @@ def cpu_count():
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
 
 
-# 1, 2 and all CPUs. Results are kept per machine, so "all" may differ between
-# machines; on a 2-core one it would only repeat the 2 case.
-WORKERS = sorted({1, 2, cpu_count()})
+def worker_counts(cpus):
+    """1, 2, 4, … below `cpus`, then `cpus`: how a product scales as workers double, up to the machine.
+
+    2 is always measured, oversubscribed on one CPU, so that every machine
+    answers whether splitting pays. Results are kept per machine, so the
+    counts may differ between machines: 1 and 2 here, 1 to 32 in 6 steps on 32.
+    """
+    counts = [1, 2]
+    while counts[-1] * 2 < cpus:
+        counts.append(counts[-1] * 2)
+    return sorted({*counts, cpus})
+
+
+WORKERS = worker_counts(cpu_count())
 SPLITTING_WORKERS = WORKERS[1:]  # the counts that split a product
 DTYPES = ["float32", "float64"]
 

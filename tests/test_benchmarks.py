@@ -69,6 +69,19 @@ def test_numpy_on_a_forced_coretype_runs_in_a_helper_that_obeys_and_exits():
     assert helper.process.returncode == 0
 
 
+@pytest.mark.parametrize(
+    "cpus, counts", [(1, [1, 2]), (2, [1, 2]), (3, [1, 2, 3]), (6, [1, 2, 4, 6]), (32, [1, 2, 4, 8, 16, 32])]
+)
+def test_worker_counts_double_up_to_the_cpus(cpus, counts):
+    assert common.worker_counts(cpus) == counts
+
+
+def test_the_peers_are_measured_on_every_count_that_splits_a_product():
+    shapes, workers, dtypes, implementations = bench_peers.PeersSpeedup.params
+    assert workers == common.SPLITTING_WORKERS == common.WORKERS[1:]
+    assert bench_peers.PeersSpeedup.param_names[1] == "workers"
+
+
 BENCHMARK_CLASSES = [
     bench_dot.Dot,
     bench_dot.Throughput,

@@ -91,7 +91,7 @@ def test_blis_reports_the_kernels_it_selected():
 def test_the_naive_peer_skips_what_the_other_naive_kernels_skip():
     benchmark = bench_peers.PeersSpeedup()
     with pytest.raises(common.SkipNotImplemented, match="naive"):
-        benchmark.setup("square_2000", "float64", "threads_naive")
+        benchmark.setup("square_2000", 2, "float64", "threads_naive")
 
 
 @pytest.mark.skipif(not DASK.exists(), reason="dask's command-line programs are not installed")

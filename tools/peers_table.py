@@ -1,4 +1,4 @@
-"""The peers table README shows, read from asv's results of one commit: speed-up over numpy.dot, 2 workers.
+"""The peers table docs/peers.md shows, read from asv's results of one commit: speed-up over numpy.dot, all CPUs.
 
 Usage: python tools/peers_table.py [COMMIT]   (default HEAD; `make bench COMMITS=HEAD^!` first)
 
@@ -19,7 +19,7 @@ from asv.results import Results
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from benchmarks.bench_peers import PEER_SHAPES, PEER_WORKERS  # noqa: E402
+from benchmarks.bench_peers import PEER_SHAPES  # noqa: E402
 from benchmarks.peers import PEERS  # noqa: E402
 
 OURS = ["mpdot_shared", "mpdot_copied", "cydot_blocked", "mpdot_naive", "cydot_naive"]
@@ -50,10 +50,11 @@ def main(argv=None):
     if results is None:
         sys.exit(f"no asv results for {commit[:8]}: run `make bench COMMITS={commit[:8]}^!` first")
     measured = speedups(results)
-    print(f"Speed-up over numpy.dot on {PEER_WORKERS} workers (numpy.dot time / contender time, > 1: faster), "
+    workers = most_workers(measured)
+    print(f"Speed-up over numpy.dot on {workers} workers (numpy.dot time / contender time, > 1: faster), "
           f"commit {commit[:8]}; {describe_kernels()}.\n")
     for dtype in ("float64", "float32"):
-        print(table(measured, dtype))
+        print(table(measured, dtype, workers))
         print()
 
 
@@ -73,12 +74,14 @@ def load_results(commit, results_dir=ROOT / ".asv" / "results"):
 
 
 def speedups(results):
-    """{(shape, dtype, contender): speed-up over numpy.dot on PEER_WORKERS workers}, ours and the peers."""
-    ours = values(
-        results, "bench_dot.SpeedupOverNumpy.track_speedup",
-        lambda shape, workers, dtype, name: (shape, dtype, name) if workers == str(PEER_WORKERS) else None,
-    )
+    """{(shape, workers, dtype, contender): speed-up over numpy.dot on as many threads}, ours and the peers."""
+    ours = values(results, "bench_dot.SpeedupOverNumpy.track_speedup", lambda *key: key)
     return {**ours, **values(results, "bench_peers.PeersSpeedup.track_speedup", lambda *key: key)}
+
+
+def most_workers(speedups):
+    """The largest worker count measured (all CPUs): the tables and bars show that one."""
+    return max((int(key[1]) for key in speedups), default=2)
 
 
 def values(results, name, key):
@@ -106,11 +109,12 @@ def describe_kernels():
     return f"numpy.dot on {', '.join(kernels['blas'])} (threadpoolctl); BLIS sub-configuration {kernels['blis']}"
 
 
-def table(speedups, dtype):
-    columns = [name for name in OURS + list(PEERS) if any(key[1:] == (dtype, name) for key in speedups)]
+def table(speedups, dtype, workers):
+    workers = str(workers)
+    columns = [name for name in OURS + list(PEERS) if any(key[1:] == (workers, dtype, name) for key in speedups)]
     lines = [f"| {dtype} | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
     for shape in PEER_SHAPES:
-        cells = [speedups.get((shape, dtype, name)) for name in columns]
+        cells = [speedups.get((shape, workers, dtype, name)) for name in columns]
         lines.append(f"| {SHAPE_LABELS[shape]} | " + " | ".join("" if v is None else f"{v:.2f}" for v in cells) + " |")
     return "\n".join(lines)
 

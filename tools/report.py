@@ -25,7 +25,7 @@ import peers_table  # noqa: E402  (a sibling module; tools/ is not a package)
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from benchmarks.bench_peers import PEER_SHAPES, PEER_WORKERS  # noqa: E402
+from benchmarks.bench_peers import PEER_SHAPES  # noqa: E402
 from benchmarks.common import CONTENDERS, SHAPES  # noqa: E402
 from benchmarks.peers import PEERS  # noqa: E402
 
@@ -68,11 +68,14 @@ def draw_gflops(path, gflops, speedups, dtype, peak):
             points = sorted((int(w), v) for (s, w, d, i), v in gflops.items() if (s, d, i) == (shape, dtype, name))
             if points:
                 axis.plot(*zip(*points), marker="o", label=name)
-        numpy_gflops = gflops.get((shape, str(PEER_WORKERS), dtype, "numpy.dot"))
         for name in PEERS:
-            speedup = speedups.get((shape, dtype, name))
-            if speedup and numpy_gflops:
-                axis.plot([PEER_WORKERS], [speedup * numpy_gflops], marker="s", fillstyle="none", linestyle="", label=name)
+            points = sorted(
+                (int(w), speedup * gflops[shape, w, dtype, "numpy.dot"])
+                for (s, w, d, i), speedup in speedups.items()
+                if (s, d, i) == (shape, dtype, name) and (shape, w, dtype, "numpy.dot") in gflops
+            )
+            if points:
+                axis.plot(*zip(*points), marker="s", fillstyle="none", linestyle=":", label=name)
         if peak:
             axis.axhline(peak, color="black", linestyle="--", linewidth=1, label="peak")
         axis.set_title(peers_table.SHAPE_LABELS.get(shape, shape), fontsize=9)
@@ -86,13 +89,15 @@ def draw_gflops(path, gflops, speedups, dtype, peak):
     figure.tight_layout(rect=(0, 0.16, 1, 1))
     figure.savefig(path, dpi=100)
     plt.close(figure)
-    caption = (f"GFLOP/s against workers, {dtype} (hollow squares: peers on {PEER_WORKERS} workers, "
-               f"their speed-up times numpy.dot's GFLOP/s; dashed: the peak)")
+    caption = (f"GFLOP/s against workers, {dtype} (hollow squares: the peers, their speed-up times "
+               f"numpy.dot's GFLOP/s on as many threads; dashed: the peak)")
     return path.name, caption
 
 
 def draw_speedups(path, speedups, dtype):
-    """Speed-up over numpy.dot on 2 workers, one group of bars per shape, one bar per contender."""
+    """Speed-up over numpy.dot on all CPUs, one group of bars per shape, one bar per contender."""
+    workers = str(peers_table.most_workers(speedups))
+    speedups = {(s, d, i): v for (s, w, d, i), v in speedups.items() if w == workers}
     names = [name for name in [*CONTENDERS, *PEERS] if any(key[1:] == (dtype, name) for key in speedups)]
     figure, axis = plt.subplots(figsize=(12, 5))
     axis.set_prop_cycle(color=COLOURS)
@@ -109,7 +114,7 @@ def draw_speedups(path, speedups, dtype):
     figure.tight_layout()
     figure.savefig(path, dpi=100)
     plt.close(figure)
-    caption = f"Speed-up over numpy.dot on {PEER_WORKERS} workers, {dtype} (> 1: faster; a missing bar: not measured)"
+    caption = f"Speed-up over numpy.dot on {workers} workers, {dtype} (> 1: faster; a missing bar: not measured)"
     return path.name, caption
 
 
