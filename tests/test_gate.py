@@ -278,6 +278,6 @@ def test_the_verdicts_are_written_as_json_and_as_the_markdown_a_pull_request_sho
     assert text.startswith("### Regression gate: HEAD bbbbbbbb against BASE aaaaaaaa")
     assert "- REGRESSION: 1 gated benchmarks" in text and "- NOT MEASURED: 1" in text
     rows = [line for line in text.splitlines() if line.startswith("| ")]
-    assert rows[0] == "| verdict | HEAD/BASE | 95% interval | p | processes | benchmark |"
+    assert rows[0] == "| verdict | HEAD/BASE | 90% interval | p | processes | benchmark |"
     assert re.fullmatch(r"\| regressed \| 1\.2\d\d \| \[1\.2\d\d, 1\.2\d\d\] \| .+ \| 32/32 \| `.+` \|", rows[1])
     assert rows[2].endswith("`bench_pool.RoundTrip.time_round_trip('shared')` (no result for HEAD) |")

@@ -34,8 +34,10 @@ MIN_PROCESSES = 10
 MIN_SLOWDOWN = 1.03
 # "Unchanged" must rule out a slowdown this large: the interval's upper end is below it.
 EQUIVALENCE = 1.05
-# The interval's coverage, two-sided: its upper end is a 97.5% one-sided bound.
-CONFIDENCE = 0.95
+# The interval's coverage, two-sided: its upper end is a 95% one-sided bound, as
+# in an equivalence test (TOST) at 5%. A 95% interval left 25 of 29 benchmarks
+# of a quiet identical-code run undecided after 16 pairs and 8 after 64.
+CONFIDENCE = 0.90
 
 
 @dataclass
