@@ -9,7 +9,7 @@ busy-waits for that fraction of its own wall time). The places: the block
 kernels (mpdot's and cydot's), and the public entry points (every call of
 mpdot's Pool.dot, which mpdot.dot calls, and of cydot.dot: validation,
 dispatch, copies and kernels together). It runs tools/gate.py on each against
-HEAD and prints the table README shows.
+HEAD and prints the table docs/gate.md shows.
 """
 
 import argparse

@@ -4,9 +4,8 @@ Usage: python tools/container_cost.py [LABEL]
 
 Times mpdot with plain (copied) inputs on 2 workers against numpy.dot on 2
 BLAS threads, interleaved with OpenBLAS's helpers asleep before each side
-(benchmarks/common.py), three medians per cell. Run it as README's "In
-containers" says: as it is, in a private 64 MB /dev/shm, and with
-MPDOT_SHARED_MEMORY=/dev/shm there.
+(benchmarks/common.py), three medians per cell. Run it as docs/containers.md
+says: as it is, in a private 64 MB /dev/shm, and with MPDOT_SHARED_MEMORY=/dev/shm there.
 """
 
 import os

@@ -44,7 +44,7 @@ GATED = [
     *(f"bench_pool.PoolStart.time_start_compute_close({method!r})" for method in ("fork", "forkserver", "spawn")),
 ]
 
-# Chosen by tools/calibrate_gate.py (README, "The regression gate"): processes
+# Chosen by tools/calibrate_gate.py (docs/gate.md): processes
 # per commit in the first stage, in each later one, and at most.
 ROUNDS = 16
 STAGE_ROUNDS = 16
@@ -54,7 +54,7 @@ WARMUP_SECONDS = 0.1
 # glibc adapts its mmap threshold to what a process has freed, so whether a
 # large temporary is mapped and faulted in afresh on every call depends on the
 # process's history. Fixed thresholds halved the spread between processes of
-# cydot and of mpdot with shared inputs (README, "The regression gate").
+# cydot and of mpdot with shared inputs (docs/gate.md).
 # Copying 20 MB of inputs into the pool's buffers, which the workers had just
 # read on the other CPU, took 1.0 ms in some processes and up to 4.5 ms in
 # others; with non-temporal stores for copies of 1 MB and more, 1.1 ms in all.
