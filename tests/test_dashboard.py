@@ -4,6 +4,7 @@ import functools
 import http.server
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -126,7 +127,7 @@ def test_each_page_renders_opened_as_a_file_with_no_server(chromium, dashboard, 
     dom = render(chromium, url, tmp_path, "--dump-dom")
     assert "Error fetching content" not in dom and "failed to load" not in dom
     assert drawn in dom
-    screenshot = ROOT / ".asv" / f"dashboard-file-{page.strip('#/').split('.')[0].split('(')[0] or 'grid'}.png"
+    screenshot = ROOT / ".asv" / f"dashboard-file-{re.sub(r'[^A-Za-z]+', '-', page.split('(')[0]).strip('-') or 'grid'}.png"
     render(chromium, url, tmp_path, f"--screenshot={screenshot}")
     assert screenshot.stat().st_size > 10_000
 
