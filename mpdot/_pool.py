@@ -30,7 +30,8 @@ _K_SPLIT_DTYPES = "fdFD"
 # fork would copy a process whose BLAS threads are running (importing numpy
 # starts one here), which Python 3.12+ warns may deadlock; Python 3.14 makes
 # forkserver Linux's default too. A forkserver pool starts in about 0.2 s
-# against 12 ms for fork (2 workers, 256³ first product); later calls cost the same.
+# against 12 ms for fork (2 workers, 256³ first product), and a round trip to
+# its workers takes about 10 µs longer (docs/mpdot.md); products cost the same.
 DEFAULT_START_METHOD = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else None
 
 
@@ -111,7 +112,8 @@ class Pool:
             try:
                 return self._dot_on_workers(a, b, out, dtype, kernel)
             except SharedMemoryError as error:  # raised before any worker starts on the product
-                warnings.warn(f"{error}. Computing this product in the calling process.", RuntimeWarning, stacklevel=2)
+                message = f"{error}. Computing this product in the calling process."
+                warnings.warn(message, RuntimeWarning, stacklevel=2)
         return dot_in_caller(a, b, out, dtype, kernel)
 
     def _check_open(self):
