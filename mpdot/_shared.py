@@ -93,14 +93,10 @@ def _default_location():
 
 def _reserved_file(nbytes, location):
     """A descriptor of an unnamed file of `nbytes`, its pages reserved; SharedMemoryError if they aren't there."""
-    if location == "memfd":
-        fd = os.memfd_create("mpdot", os.MFD_CLOEXEC)
-        available = _available_memory()
-    else:
-        fd = _unlinked_file(location)
-        status = os.fstatvfs(fd)
-        available = status.f_bavail * status.f_frsize
+    fd = os.memfd_create("mpdot", os.MFD_CLOEXEC) if location == "memfd" else _unlinked_file(location)
+    available = None
     try:
+        available = _available_memory() if location == "memfd" else _free_space(fd)
         if available is not None and nbytes > available:
             # Reserving would fill the mount, or wake the OOM killer, before failing.
             raise SharedMemoryError(nbytes, location, available, "more than is free")
@@ -123,6 +119,11 @@ def _unlinked_file(folder):
         fd, path = tempfile.mkstemp(prefix="mpdot-", dir=folder)
         os.unlink(path)
         return fd
+
+
+def _free_space(fd):
+    status = os.fstatvfs(fd)
+    return status.f_bavail * status.f_frsize
 
 
 def _available_memory():
@@ -198,12 +199,11 @@ def segment_of(array):
     return base if isinstance(base, SharedSegment) else None
 
 
-def describe(array):
-    """What a worker needs to find `array` (shared or inherited): a small picklable tuple.
+def describe(array, segment):
+    """What a worker needs to find `array` (in `segment`, or inherited if None): a small picklable tuple.
 
     A worker that has not mapped the segment yet also needs its descriptor, sent beside the request.
     """
-    segment = segment_of(array)
     if segment is None:
         if id(array) not in inherited:
             raise ValueError("a worker can only read arrays in shared memory or inherited by fork")

@@ -136,13 +136,10 @@ class Workers:
     def _send_block(self, index, kernel, block):
         """Send worker `index` its block, then the descriptors of segments it has not mapped yet."""
         mapped = self._mapped[index]
-        new = {}
-        for array in block:
-            segment = segment_of(array)
-            if segment is not None and segment.key not in mapped:
-                new[segment.key] = segment
+        segments = [segment_of(array) for array in block]
+        new = {s.key: s for s in segments if s is not None and s.key not in mapped}
         forget = _drain(self._freed[index])
-        described = [describe(array) for array in block]
+        described = [describe(array, segment) for array, segment in zip(block, segments)]
         send(self._connections[index], (kernel, *described, forget, [(s.key, s.nbytes) for s in new.values()]))
         if new:
             send_fds(self._connections[index], [segment.fd for segment in new.values()])
