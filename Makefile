@@ -12,7 +12,7 @@ BASE ?= main
 # (those matching the regular expression BENCH, if given) slower.
 BENCH ?=
 
-.PHONY: test bench preview compare bisect calibrate install browser restore-results save-results
+.PHONY: test bench preview compare bisect calibrate calibrate-bisect install browser restore-results save-results
 
 test: install browser
 	$(BIN)/python -m pytest
@@ -41,10 +41,16 @@ bisect: install
 	$(ASV) machine --yes
 	$(BIN)/python tools/bisect_regression.py $(GOOD) $(BAD)$(if $(BENCH), --bench '$(BENCH)')
 
-# The gate's false alarms and detection rate on this machine, in a throwaway clone (~1 hour).
+# The gate's false alarms and detection rate on this machine, in a throwaway clone
+# (about 20 minutes a gate run: 9 runs by default, tools/calibrate_gate.py --help).
 calibrate: install
 	$(ASV) machine --yes
 	$(BIN)/python tools/calibrate_gate.py
+
+# make bisect on throwaway histories with one slowdown at a random commit (up to 30 minutes a chain).
+calibrate-bisect: install
+	$(ASV) machine --yes
+	$(BIN)/python tools/calibrate_bisect.py
 
 install: $(VENV)/.created
 	$(BIN)/python -m pip install --quiet --no-build-isolation --editable '.[test,peers,report]'

@@ -79,10 +79,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     with tempfile.TemporaryDirectory(prefix="calibrate-gate-") as folder:
-        clone = Path(folder) / "repo"
-        git(ROOT, "clone", "--quiet", "--no-hardlinks", str(ROOT), str(clone))
-        git(clone, "config", "user.name", "calibration")
-        git(clone, "config", "user.email", "calibration@localhost")
+        clone = throwaway_clone(Path(folder))
         base = git(clone, "rev-parse", "HEAD")
         git(clone, "commit", "--quiet", "--allow-empty", "-m", "calibration: identical code")
         identical = git(clone, "rev-parse", "HEAD")
@@ -98,6 +95,15 @@ def main(argv=None):
             print(f"\nCalibration so far:\n{table(rows)}\n", flush=True)
 
 
+def throwaway_clone(folder):
+    """A clone of this repository's HEAD in `folder`, where calibration commits may be made."""
+    clone = folder / "repo"
+    git(ROOT, "clone", "--quiet", "--no-hardlinks", str(ROOT), str(clone))
+    git(clone, "config", "user.name", "calibration")
+    git(clone, "config", "user.email", "calibration@localhost")
+    return clone
+
+
 def git(folder, *arguments):
     return subprocess.run(["git", *arguments], cwd=folder, check=True, capture_output=True,
                           text=True).stdout.strip()
@@ -106,14 +112,19 @@ def git(folder, *arguments):
 def slow_commit(clone, base, place, slowdown):
     """A commit on `base` whose `place` (a key of INJECTIONS) takes `slowdown` more time."""
     git(clone, "checkout", "--quiet", base)
+    inject(clone, place, slowdown)
+    git(clone, "commit", "--quiet", "-am", f"calibration: {place} {slowdown:.0%} slower")
+    return git(clone, "rev-parse", "HEAD")
+
+
+def inject(clone, place, slowdown):
+    """Make `place` (a key of INJECTIONS) in the clone's work tree take `slowdown` more time."""
     for path, code, slowed in INJECTIONS[place]:
         source = (clone / path).read_text()
         if code not in source:
-            sys.exit(f"calibrate_gate: {path} no longer contains {code.strip()!r}; update INJECTIONS")
+            sys.exit(f"calibration: {path} no longer contains {code.strip()!r}; update INJECTIONS")
         source = source.replace(code, slowed.format(slowdown=slowdown), 1)
         (clone / path).write_text("import time\n" + BUSY_WAIT + source)
-    git(clone, "commit", "--quiet", "-am", f"calibration: {place} {slowdown:.0%} slower")
-    return git(clone, "rev-parse", "HEAD")
 
 
 def gate_run(clone, base, head, args):
