@@ -157,5 +157,6 @@ def info():
         "openmp": bool(kernels.OPENMP),
         "nthreads": available_cpus(),
         "tiles": {str(dtype): tile for dtype, tile in kernels.TILES.items()},
+        "narrow_tiles": {str(dtype): tile for dtype, tile in kernels.NARROW_TILES.items()},
         "blocks": kernels.BLOCKS,
     }

@@ -17,6 +17,10 @@ cdef extern from "_microkernel.h" nogil:
         F64_NR "CYDOT_F64_NR"
         F32_MR "CYDOT_F32_MR"
         F32_NR "CYDOT_F32_NR"
+        F64_NARROW_MR "CYDOT_F64_NARROW_MR"
+        F64_NARROW_NR "CYDOT_F64_NARROW_NR"
+        F32_NARROW_MR "CYDOT_F32_NARROW_MR"
+        F32_NARROW_NR "CYDOT_F32_NARROW_NR"
         I64_MR "CYDOT_I64_MR"
         I64_NR "CYDOT_I64_NR"
         I32_MR "CYDOT_I32_MR"
@@ -31,6 +35,10 @@ cdef extern from "_microkernel.h" nogil:
         CLD_NR "CYDOT_CLD_NR"
     void micro_f64 "cydot_micro_f64"(ptrdiff_t, const void *, const void *, void *, ptrdiff_t, int, int, int)
     void micro_f32 "cydot_micro_f32"(ptrdiff_t, const void *, const void *, void *, ptrdiff_t, int, int, int)
+    void micro_f64_narrow "cydot_micro_f64_narrow"(ptrdiff_t, const void *, const void *, void *, ptrdiff_t,
+                                                   int, int, int)
+    void micro_f32_narrow "cydot_micro_f32_narrow"(ptrdiff_t, const void *, const void *, void *, ptrdiff_t,
+                                                   int, int, int)
     void micro_i64 "cydot_micro_i64"(ptrdiff_t, const void *, const void *, void *, ptrdiff_t, int, int, int)
     void micro_i32 "cydot_micro_i32"(ptrdiff_t, const void *, const void *, void *, ptrdiff_t, int, int, int)
     void micro_c128 "cydot_micro_c128"(ptrdiff_t, const void *, const void *, void *, ptrdiff_t, int, int, int)
@@ -76,6 +84,11 @@ TILES = {
     np.dtype(np.longdouble): (LD_MR, LD_NR),
     np.dtype(np.clongdouble): (CLD_MR, CLD_NR),
 }
+# The float tiles for products with few columns (see tiling()).
+NARROW_TILES = {
+    np.dtype(np.float64): (F64_NARROW_MR, F64_NARROW_NR),
+    np.dtype(np.float32): (F32_NARROW_MR, F32_NARROW_NR),
+}
 BLOCKS = {"KC": KC, "MC": MC, "NC": NC}
 # Packed blocks start on a cache line, so tiles load aligned.
 cdef Py_ssize_t ALIGNMENT = 64
@@ -87,13 +100,26 @@ cdef struct Tiling:
     micro_kernel_t micro_kernel
 
 
-cdef inline Tiling tiling(numeric *witness) noexcept nogil:
-    """The micro-tile and micro-kernel for `numeric` (the argument only selects the type)."""
+cdef inline Py_ssize_t padded(Py_ssize_t n, int nr) noexcept nogil:
+    return (n + nr - 1) // nr * nr
+
+
+cdef inline Tiling tiling(numeric *witness, Py_ssize_t n) noexcept nogil:
+    """The micro-tile and micro-kernel for `numeric` (the argument only selects the type) and n columns.
+
+    Floats take the narrow tile when it pads fewer columns than the wide one.
+    """
     cdef Tiling t
     if numeric is double:
-        t.mr, t.nr, t.micro_kernel = F64_MR, F64_NR, micro_f64
+        if padded(n, F64_NARROW_NR) < padded(n, F64_NR):
+            t.mr, t.nr, t.micro_kernel = F64_NARROW_MR, F64_NARROW_NR, micro_f64_narrow
+        else:
+            t.mr, t.nr, t.micro_kernel = F64_MR, F64_NR, micro_f64
     elif numeric is float:
-        t.mr, t.nr, t.micro_kernel = F32_MR, F32_NR, micro_f32
+        if padded(n, F32_NARROW_NR) < padded(n, F32_NR):
+            t.mr, t.nr, t.micro_kernel = F32_NARROW_MR, F32_NARROW_NR, micro_f32_narrow
+        else:
+            t.mr, t.nr, t.micro_kernel = F32_MR, F32_NR, micro_f32
     elif numeric is int64_t:
         t.mr, t.nr, t.micro_kernel = I64_MR, I64_NR, micro_i64
     elif numeric is int32_t:
@@ -172,7 +198,7 @@ cdef void gemm(const numeric *a, Py_ssize_t a_rs, Py_ssize_t a_cs,
 
     Strides are in elements; C is row-major with leading dimension ldc; k >= 1.
     """
-    cdef Tiling t = tiling(c)
+    cdef Tiling t = tiling(c, n)
     cdef numeric *packed_a = <numeric *>aligned(workspace)
     cdef numeric *packed_b = <numeric *>aligned(<unsigned char *>(packed_a + MC * KC))
     cdef Py_ssize_t jc, pc, ic, jr, ir, nc, kc, mc

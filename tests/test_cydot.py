@@ -97,10 +97,17 @@ def test_any_thread_count_gives_numpys_result(nthreads):
 
 @pytest.mark.parametrize("level", cydot._levels.runnable_levels())
 @pytest.mark.parametrize("dtype", [np.float64, np.float32, np.complex128, np.complex64])
-def test_blocked_kernel_across_cache_blocks_and_partial_tiles(level, dtype, monkeypatch):
+@pytest.mark.parametrize("tile", ["wide", "narrow"])
+def test_blocked_kernel_across_cache_blocks_and_partial_tiles(level, dtype, tile, monkeypatch):
     monkeypatch.setattr(cydot._api, "kernels", cydot._levels.load(level))
-    blocks = cydot._api.kernels.BLOCKS
-    m, k, n = blocks["MC"] + 5, blocks["KC"] + 7, 67  # a second, partial block of A and of k
+    kernels = cydot._api.kernels
+    if tile == "narrow" and np.dtype(dtype) not in kernels.NARROW_TILES:
+        pytest.skip(f"{np.dtype(dtype)} has one tile")
+    # Columns that end in a partial tile of that width: two wide tiles pad as
+    # many columns as narrow ones would, and one narrow tile fewer than a wide one.
+    tiles = kernels.TILES if tile == "wide" else kernels.NARROW_TILES
+    n = 2 * tiles[np.dtype(dtype)][1] - 1 if tile == "wide" else tiles[np.dtype(dtype)][1] - 1
+    m, k = kernels.BLOCKS["MC"] + 5, kernels.BLOCKS["KC"] + 7  # a second, partial block of A and of k
     rng = np.random.default_rng(2)
 
     def random(shape):
