@@ -9,6 +9,7 @@ import weakref
 
 import numpy as np
 
+from ._copy import Copier
 from ._kernels import KERNELS
 from ._operands import check_count, check_operands, overlaps
 from ._shared import SharedMemoryError, SharedSegment, segment_of
@@ -63,6 +64,7 @@ class Pool:
         self.start_method = context.get_start_method()
         self._workers = Workers(context, self.nprocesses)
         self._close_workers = weakref.finalize(self, self._workers.close)
+        self._copier = Copier(min(self.nprocesses, available_cpus()))
         self._staging = {}  # role ("a", "b", "out", "partials") -> its last view
         self._lock = threading.Lock()
 
@@ -89,6 +91,7 @@ class Pool:
         """Stop the workers and free the pool's shared buffers; safe to call twice."""
         with self._lock:
             self._close_workers()
+            self._copier.close()
             self._staging.clear()
 
     def dot(self, a, b, out=None, kernel="blas"):
@@ -143,7 +146,7 @@ class Pool:
             target = out
         else:
             target = self._staging_array("out", (m, n), dtype)
-        a, b = (_copied_into(staged.get(role), operand, dtype) for role, operand in (("a", a), ("b", b)))
+        a, b = (self._copied_into(staged.get(role), operand, dtype) for role, operand in (("a", a), ("b", b)))
         if split_along_k:
             self._workers.run(
                 kernel, [(a[:, part], b[part], partial) for part, partial in zip(parts, target)]
@@ -152,11 +155,18 @@ class Pool:
             return np.sum(target, axis=0, out=out)
         parts = slices(m, min(m, self.nprocesses))
         self._workers.run(kernel, [(a[part], b, target[part]) for part in parts])
-        if out is None:
-            return target.copy()
-        if target is not out:
-            out[...] = target
-        return out
+        if target is out:
+            return out
+        result = np.empty(target.shape, dtype) if out is None else out
+        self._copier.copy(result, target)
+        return result
+
+    def _copied_into(self, buffer, array, dtype):
+        """`array` copied into `buffer`, or without a buffer `array` itself as `dtype`."""
+        if buffer is None:
+            return array.astype(dtype, copy=False)
+        self._copier.copy(buffer, array)
+        return buffer
 
     def _staging_array(self, role, shape, dtype):
         """The pool's shared buffer for `role` viewed with `shape` and `dtype`, grown if too small.
@@ -181,14 +191,6 @@ def _readable_in_place(array, dtype):
         and segment_of(array) is not None
         and (array.flags.c_contiguous or array.flags.f_contiguous)
     )
-
-
-def _copied_into(buffer, array, dtype):
-    """`array` copied into `buffer`, or without a buffer `array` itself as `dtype`."""
-    if buffer is None:
-        return array.astype(dtype, copy=False)
-    buffer[...] = array
-    return buffer
 
 
 def dot_in_caller(a, b, out, dtype, kernel):
