@@ -72,8 +72,7 @@ def bisect(clone, chain, args):
     started = time.perf_counter()
     command = [
         sys.executable, "tools/bisect_regression.py", chain[0], chain[-1], "--bench", args.bench,
-        "--rounds", str(args.rounds), "--stage-rounds", str(args.stage_rounds),
-        "--max-processes", str(args.max_processes),
+        *gate.stage_arguments(args),
     ]
     completed = subprocess.run(command, cwd=clone, capture_output=True, text=True)
     print(completed.stdout, completed.stderr, sep="\n", flush=True)

@@ -131,8 +131,7 @@ def gate_run(clone, base, head, args):
     """The gate's verdicts and wall time, comparing `head` with `base` in the clone."""
     started = time.perf_counter()
     subprocess.run(
-        [sys.executable, "tools/gate.py", base, head, "--rounds", str(args.rounds),
-         "--stage-rounds", str(args.stage_rounds), "--max-processes", str(args.max_processes)],
+        [sys.executable, "tools/gate.py", base, head, *gate.stage_arguments(args)],
         cwd=clone,
     )
     verdicts = json.loads((clone / ".asv" / "gate" / "verdicts.json").read_text())

@@ -14,7 +14,8 @@ import warnings
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from threadpoolctl import threadpool_info  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from speedups import openblas_kernels, speedups  # noqa: E402
 
 from benchmarks import common  # noqa: E402
 
@@ -26,17 +27,14 @@ RUNS = 3
 def main(argv=None):
     label = " ".join(argv if argv is not None else sys.argv[1:]) or "here"
     where = os.environ.get("MPDOT_SHARED_MEMORY", "memfd")
-    kernels = sorted({str(info.get("architecture")) for info in threadpool_info() if info["internal_api"] == "openblas"})
-    print(f"{label}: shared memory in {where}, OpenBLAS {', '.join(kernels)}")
+    print(f"{label}: shared memory in {where}, OpenBLAS {openblas_kernels()}")
     # A product that does not fit is computed in the caller, with a warning per call.
     warnings.simplefilter("ignore", RuntimeWarning)
     for shape in SHAPES:
         for dtype in DTYPES:
             baseline = common.NumpyDot(shape, 2, dtype)
             contender = common.MpdotCopied(shape, 2, dtype)
-            ratios = [
-                common.interleaved_speedup(contender, baseline, budget=1.0, at_least=7) for _ in range(RUNS)
-            ]
+            ratios = speedups(contender, baseline, RUNS)
             print(f"  {shape} {dtype}: " + " ".join(f"{ratio:.2f}" for ratio in ratios), flush=True)
 
 

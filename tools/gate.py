@@ -95,6 +95,12 @@ def add_stage_options(parser):
     parser.add_argument("--max-processes", type=int, default=MAX_PROCESSES, help="per commit and benchmark, at most")
 
 
+def stage_arguments(args):
+    """The options add_stage_options parsed, as a command line for gate.py or bisect_regression.py."""
+    return ["--rounds", str(args.rounds), "--stage-rounds", str(args.stage_rounds),
+            "--max-processes", str(args.max_processes)]
+
+
 def compare(config, base, head, names, args):
     """The verdicts on `names`, BASE against HEAD, measured in stages (tools/verdict.py)."""
     return verdict.staged(

@@ -26,8 +26,7 @@ def main(argv=None):
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args(argv)
-    kernels = sorted({str(i.get("architecture")) for i in threadpool_info() if i["internal_api"] == "openblas"})
-    print(f"numpy.dot time / contender time, {args.workers} workers, OpenBLAS {', '.join(kernels)}")
+    print(f"numpy.dot time / contender time, {args.workers} workers, OpenBLAS {openblas_kernels()}")
     for shape in args.shapes:
         if shape not in common.SHAPES:
             common.SHAPES[shape] = tuple(int(size) for size in shape.split("x"))
@@ -35,12 +34,19 @@ def main(argv=None):
             baseline = common.NumpyDot(shape, args.workers, dtype)
             for name in args.contenders:
                 contender = common.CONTENDERS[name](shape, args.workers, dtype)
-                ratios = [
-                    common.interleaved_speedup(contender, baseline, budget=1.0, at_least=7)
-                    for _ in range(args.runs)
-                ]
+                ratios = speedups(contender, baseline, args.runs)
                 print(f"  {shape} {dtype} {name}: " + " ".join(f"{r:.2f}" for r in ratios), flush=True)
                 del contender  # its workers stop before the next contender's start
+
+
+def speedups(contender, baseline, runs):
+    """`runs` medians of numpy.dot time / contender time, each over alternating rounds."""
+    return [common.interleaved_speedup(contender, baseline, budget=1.0, at_least=7) for _ in range(runs)]
+
+
+def openblas_kernels():
+    """The OpenBLAS kernel sets threadpoolctl reports loaded, e.g. "SkylakeX"."""
+    return ", ".join(sorted({str(i.get("architecture")) for i in threadpool_info() if i["internal_api"] == "openblas"}))
 
 
 if __name__ == "__main__":
