@@ -1,4 +1,8 @@
-"""Matrix products: wall time, throughput, and speed-up over numpy.dot, for every contender."""
+"""Matrix products: wall time and speed-up over numpy.dot, for every contender.
+
+GFLOP/s are 2·m·k·n over `Dot`'s times (tools/report.py draws them): a class
+that timed the same calls again for them took a fifth of the suite's time.
+"""
 
 from .common import (
     CONTENDERS,
@@ -8,9 +12,7 @@ from .common import (
     SPLITTING_WORKERS,
     WORKERS,
     contender,
-    flops,
     interleaved_speedup,
-    median_seconds,
 )
 
 
@@ -34,21 +36,12 @@ class Dot(_Product):
         self.compute()
 
 
-class Throughput(_Product):
-    """Floating-point operations per second, 2·m·k·n over the median wall time."""
-
-    def track_gflops(self, shape, workers, dtype, implementation):
-        return flops(shape) / median_seconds(self.compute) / 1e9
-
-    track_gflops.unit = "GFLOP/s"
-
-
 class SpeedupOverNumpy(_Product):
     """numpy.dot time / contender time, timed alternately in one process (> 1: faster).
 
-    On worker counts that split the product; on one, Throughput has both sides.
+    On worker counts that split the product; on one, Dot has both sides.
     Not at 64³, where mpdot computes in the caller and a new pool costs
-    hundreds of products: Throughput and Dot have both sides there.
+    hundreds of products: Dot has both sides there.
     """
 
     params = [

@@ -244,14 +244,6 @@ def contender(name, shape, workers, dtype):
     return CONTENDERS[name](shape, workers, dtype)
 
 
-def median_seconds(function, budget=0.1, at_least=3, at_most=25):
-    """Median wall time of `function()`, repeated within about `budget` seconds."""
-    times = [_timed(function)]
-    while len(times) < at_least or (len(times) < at_most and sum(times) < budget):
-        times.append(_timed(function))
-    return statistics.median(times)
-
-
 def interleaved_speedup(function, baseline, budget=0.3, at_least=3, at_most=15, quick_call=0.02):
     """Median over alternating rounds of baseline time / function time (> 1: faster).
 

@@ -64,7 +64,7 @@ def dashboard(tmp_path_factory):
         )
 
     subprocess.run([sys.executable, "-m", "asv", "machine", "--yes"], check=True, capture_output=True)
-    benchmarks = ["PoolStart", r"Throughput.track_gflops\('square_64', 1"]
+    benchmarks = ["PoolStart", r"Dot.time_dot\('square_64', 1"]
     asv("run", "--python=same", "--quick", *(f"--bench={b}" for b in benchmarks), "--set-commit-hash", head.stdout.strip())
     asv("publish")
     tools = ROOT / "tools"

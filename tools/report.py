@@ -3,9 +3,9 @@
 Usage: python tools/report.py [--commit HEAD] [--results .asv/results] [HTML_DIR (.asv/html)]
 
 Writes HTML_DIR/report/: per dtype, GFLOP/s against workers for every shape
-(`Throughput`; the peers, measured on 2 workers only, as their speed-up times
-numpy.dot's GFLOP/s in the same run) with the machine's peak as a line, and the
-speed-up over numpy.dot of every contender on 2 workers (`SpeedupOverNumpy`,
+(2·m·k·n over `Dot`'s times; the peers as their speed-up times numpy.dot's
+GFLOP/s on as many threads) with the machine's peak as a line, and the speed-up
+over numpy.dot of every contender on all CPUs (`SpeedupOverNumpy`,
 `PeersSpeedup`); and an index.html showing them. The peak is numpy.dot on one
 thread at 2000³ times the CPUs asv saw.
 """
@@ -26,7 +26,7 @@ import peers_table  # noqa: E402  (a sibling module; tools/ is not a package)
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from benchmarks.bench_peers import PEER_SHAPES  # noqa: E402
-from benchmarks.common import CONTENDERS, SHAPES  # noqa: E402
+from benchmarks.common import CONTENDERS, SHAPES, flops  # noqa: E402
 from benchmarks.peers import PEERS  # noqa: E402
 
 DTYPES = ["float64", "float32"]
@@ -45,7 +45,8 @@ def main(argv=None):
     if results is None:
         print(f"No pictures: {commit[:8]} has no asv results.")
         return
-    gflops = peers_table.values(results, "bench_dot.Throughput.track_gflops", lambda *key: key)
+    seconds = peers_table.values(results, "bench_dot.Dot.time_dot", lambda *key: key)
+    gflops = {key: flops(key[0]) / elapsed / 1e9 for key, elapsed in seconds.items()}
     speedups = peers_table.speedups(results)
     cpus = int(results.params.get("num_cpu") or 1)
     folder.mkdir(parents=True, exist_ok=True)
