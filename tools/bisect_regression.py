@@ -7,11 +7,12 @@ First GOOD and BAD are compared with the gate's paired-process statistics
 none regressed, there is nothing to find. Otherwise the one whose slowdown is
 surest (the highest lower end of its interval) is followed along the
 first-parent chain GOOD..BAD by binary search: each step compares a middle
-commit with the last one known good, in stages until it is decided. A step still undecided when its budget is spent is
-decided from the other side instead (the middle against the first one known
-bad); asv's `asv find`, which takes one value per commit, is defeated by this
-machine's noise. Builds stay in asv's cache (asv.conf.json's build_cache_size),
-so a second bisect over the same commits builds nothing.
+commit with the last one known good, in stages until it is decided. A step
+still undecided when its budget is spent is decided from the other side instead
+(the middle against the first one known bad); asv's `asv find`, which takes one
+value per commit, is defeated by this machine's noise. Builds stay in asv's
+cache (asv.conf.json's build_cache_size), so a second bisect over the same
+commits builds nothing.
 
 Exit status: 0 when a culprit or no regression was found, 1 when the search
 stayed undecided, 2 when something could not be measured.
@@ -123,8 +124,8 @@ def main(argv=None):
             step_outcome(confirmed)  # a failure to measure is not "no regression"
             print(f"\nNo regression between {good[:8]} and {bad[:8]} on {len(names)} gated benchmarks.")
             return 0
-        tracked = [surest(regressed).name]
-        culprit = first_bad(chain, lambda before, after: step_outcome(compare(before, after, tracked)))
+        followed = surest(regressed).name
+        culprit = first_bad(chain, lambda before, after: step_outcome(compare(before, after, [followed])))
     except Undecided as undecided:
         print(f"\nUNDECIDED: the slowdown lies between {describe(undecided.good)} and {describe(undecided.bad)}; "
               "a larger --max-processes may decide it.")
@@ -132,17 +133,17 @@ def main(argv=None):
     except NotMeasured as failure:
         print(f"\nNOT MEASURED: {', '.join(failure.names)} (a build or benchmark failure; asv's output says which)")
         return 2
-    print(summary(culprit, measured, tracked))
+    print(summary(culprit, measured, followed))
     return 0
 
 
-def summary(culprit, measured, tracked):
-    """The culprit, its ratio with its interval on each tracked benchmark, and what the search cost."""
+def summary(culprit, measured, followed):
+    """The culprit, its ratio with its interval on the followed benchmark, and what the search cost."""
     # The last comparison with the culprit as the later commit: the one closest to it.
     before = [before for before, after in measured if after == culprit][-1]
     lines = [f"\nCULPRIT: {describe(culprit)}"]
     for v in measured[before, culprit]:
-        if v.name in tracked:
+        if v.name == followed:
             lines.append(f"  {v.ratio:.3f}x [{v.interval[0]:.3f}, {v.interval[1]:.3f}] against {before[:8]}: {v.name}")
     builds = {commit for pair in measured for commit in pair}
     processes = sum(sum(v.processes) for verdicts in measured.values() for v in verdicts)
