@@ -69,16 +69,6 @@ def test_a_benchmark_that_failed_is_not_measured_as_unchanged():
         bisect_regression.step_outcome([verdict.Verdict("a", "unchanged"), verdict.Verdict("b", "failed")])
 
 
-def test_the_search_follows_the_surest_slowdown_not_the_largest():
-    # The largest ratio, measured with the widest interval, is the least sure of a slowdown.
-    regressed = [
-        verdict.Verdict("noisy", "regressed", 1.152, interval=(1.069, 1.243)),
-        verdict.Verdict("steady", "regressed", 1.120, interval=(1.094, 1.153)),
-        verdict.Verdict("small", "regressed", 1.079, interval=(1.041, 1.124)),
-    ]
-    assert bisect_regression.surest(regressed).name == "steady"
-
-
 def test_make_bisect_runs_the_search_between_good_and_bad():
     completed = subprocess.run(
         ["make", "-n", "bisect", "GOOD=v1", "BAD=v2", "BENCH=cydot"], cwd=ROOT, capture_output=True, text=True

@@ -4,15 +4,14 @@ Usage: python tools/bisect_regression.py GOOD BAD [--bench REGEX] [--rounds N] [
 
 First GOOD and BAD are compared with the gate's paired-process statistics
 (tools/gate.py, tools/verdict.py) on the gated benchmarks matching REGEX. If
-none regressed, there is nothing to find. Otherwise the one whose slowdown is
-surest (the highest lower end of its interval) is followed along the
-first-parent chain GOOD..BAD by binary search: each step compares a middle
-commit with the last one known good, in stages until it is decided. A step
-still undecided when its budget is spent is decided from the other side instead
-(the middle against the first one known bad); asv's `asv find`, which takes one
-value per commit, is defeated by this machine's noise. Builds stay in asv's
-cache (asv.conf.json's build_cache_size), so a second bisect over the same
-commits builds nothing.
+none regressed, there is nothing to find. Otherwise the (at most TRACKED) most
+regressed ones are followed along the first-parent chain GOOD..BAD by binary
+search: each step compares a middle commit with the last one known good, in
+stages until it is decided. A step still undecided when its budget is spent is
+decided from the other side instead (the middle against the first one known
+bad); asv's `asv find`, which takes one value per commit, is defeated by this
+machine's noise. Builds stay in asv's cache (asv.conf.json's build_cache_size),
+so a second bisect over the same commits builds nothing.
 
 Exit status: 0 when a culprit or no regression was found, 1 when the search
 stayed undecided, 2 when something could not be measured.
@@ -26,6 +25,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import gate  # noqa: E402
+
+# Benchmarks followed through the search: the most regressed between GOOD and BAD.
+TRACKED = 3
+
 
 class NotMeasured(Exception):
     """A benchmark has no result for a commit: a build or benchmark failure."""
@@ -65,18 +68,6 @@ def first_bad(chain, step):
         else:
             raise Undecided(chain[good], chain[bad])
     return chain[bad]
-
-
-def surest(regressed):
-    """The verdict whose slowdown is surest: the highest lower end of its interval.
-
-    Following the three most regressed, a step was *unchanged* only if all three
-    ruled out a 5% slowdown, and the noisiest rarely did: on a 16-commit chain 3
-    of 4 steps stayed undecided after 64 pairs and were measured again from the
-    other side (8 comparisons, 62 minutes; docs/gate.md). The surest of the
-    three alone was decided at 3 of those 4 steps.
-    """
-    return max(regressed, key=lambda v: v.interval[0])
 
 
 def step_outcome(verdicts):
@@ -119,13 +110,15 @@ def main(argv=None):
 
     try:
         confirmed = compare(good, bad, names)
-        regressed = [v for v in confirmed if v.verdict == "regressed"]
+        regressed = sorted((v for v in confirmed if v.verdict == "regressed"), key=lambda v: -v.ratio)
         if not regressed:
             step_outcome(confirmed)  # a failure to measure is not "no regression"
-            print(f"\nNo regression between {good[:8]} and {bad[:8]} on {len(names)} gated benchmarks.")
+            undecided = sum(v.verdict == "inconclusive" for v in confirmed)
+            caveat = f" ({undecided} undecided at the budget: not shown slower, not ruled out)" if undecided else ""
+            print(f"\nNo regression between {good[:8]} and {bad[:8]} on {len(names)} gated benchmarks{caveat}.")
             return 0
-        followed = surest(regressed).name
-        culprit = first_bad(chain, lambda before, after: step_outcome(compare(before, after, [followed])))
+        tracked = [v.name for v in regressed[:TRACKED]]
+        culprit = first_bad(chain, lambda before, after: step_outcome(compare(before, after, tracked)))
     except Undecided as undecided:
         print(f"\nUNDECIDED: the slowdown lies between {describe(undecided.good)} and {describe(undecided.bad)}; "
               "a larger --max-processes may decide it.")
@@ -133,17 +126,17 @@ def main(argv=None):
     except NotMeasured as failure:
         print(f"\nNOT MEASURED: {', '.join(failure.names)} (a build or benchmark failure; asv's output says which)")
         return 2
-    print(summary(culprit, measured, followed))
+    print(summary(culprit, measured, tracked))
     return 0
 
 
-def summary(culprit, measured, followed):
-    """The culprit, its ratio with its interval on the followed benchmark, and what the search cost."""
+def summary(culprit, measured, tracked):
+    """The culprit, its ratio with its interval on each tracked benchmark, and what the search cost."""
     # The last comparison with the culprit as the later commit: the one closest to it.
     before = [before for before, after in measured if after == culprit][-1]
     lines = [f"\nCULPRIT: {describe(culprit)}"]
     for v in measured[before, culprit]:
-        if v.name == followed:
+        if v.name in tracked:
             lines.append(f"  {v.ratio:.3f}x [{v.interval[0]:.3f}, {v.interval[1]:.3f}] against {before[:8]}: {v.name}")
     builds = {commit for pair in measured for commit in pair}
     processes = sum(sum(v.processes) for verdicts in measured.values() for v in verdicts)

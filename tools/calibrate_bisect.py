@@ -78,14 +78,14 @@ def bisect(clone, chain, args):
     print(completed.stdout, completed.stderr, sep="\n", flush=True)
     minutes = (time.perf_counter() - started) / 60
     culprit = re.search(r"^CULPRIT: (\w+)", completed.stdout, re.MULTILINE)
-    cost = re.search(r"(\d+) comparisons", completed.stdout)
+    comparisons = completed.stdout.count("\nComparing ")
     if culprit:
         named = git(clone, "rev-parse", culprit.group(1))
     elif "No regression between" in completed.stdout:
         named = "none"
     else:
         named = "undecided" if completed.returncode == 1 else f"failed (exit {completed.returncode})"
-    return named, int(cost.group(1)) if cost else None, minutes
+    return named, comparisons, minutes
 
 
 def table(rows):
@@ -100,7 +100,7 @@ def table(rows):
         )
         lines.append(
             f"| {number} | {'–' if position is None else f'step {position}'} | {shown} | "
-            f"{'yes' if named == expected else 'no'} | {comparisons if comparisons is not None else '–'} | "
+            f"{'yes' if named == expected else 'no'} | {comparisons} | "
             f"{minutes:.1f} |"
         )
     return "\n".join(lines)
