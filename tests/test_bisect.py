@@ -69,6 +69,13 @@ def test_a_benchmark_that_failed_is_not_measured_as_unchanged():
         bisect_regression.step_outcome([verdict.Verdict("a", "unchanged"), verdict.Verdict("b", "failed")])
 
 
+def test_no_regression_says_how_many_benchmarks_stayed_undecided():
+    verdicts = [verdict.Verdict("a", "unchanged"), verdict.Verdict("b", "inconclusive"), verdict.Verdict("c", "faster")]
+    message = bisect_regression.no_regression("1" * 40, "2" * 40, verdicts)
+    assert "No regression between 11111111 and 22222222 on 3 gated benchmarks (1 undecided" in message
+    assert "undecided" not in bisect_regression.no_regression("1" * 40, "2" * 40, verdicts[::2])
+
+
 def test_make_bisect_runs_the_search_between_good_and_bad():
     completed = subprocess.run(
         ["make", "-n", "bisect", "GOOD=v1", "BAD=v2", "BENCH=cydot"], cwd=ROOT, capture_output=True, text=True

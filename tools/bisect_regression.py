@@ -113,9 +113,7 @@ def main(argv=None):
         regressed = sorted((v for v in confirmed if v.verdict == "regressed"), key=lambda v: -v.ratio)
         if not regressed:
             step_outcome(confirmed)  # a failure to measure is not "no regression"
-            undecided = sum(v.verdict == "inconclusive" for v in confirmed)
-            caveat = f" ({undecided} undecided at the budget: not shown slower, not ruled out)" if undecided else ""
-            print(f"\nNo regression between {good[:8]} and {bad[:8]} on {len(names)} gated benchmarks{caveat}.")
+            print(no_regression(good, bad, confirmed))
             return 0
         tracked = [v.name for v in regressed[:TRACKED]]
         culprit = first_bad(chain, lambda before, after: step_outcome(compare(before, after, tracked)))
@@ -128,6 +126,13 @@ def main(argv=None):
         return 2
     print(summary(culprit, measured, tracked))
     return 0
+
+
+def no_regression(good, bad, verdicts):
+    """What bisect says when no benchmark regressed between GOOD and BAD, undecided ones counted."""
+    undecided = sum(v.verdict == "inconclusive" for v in verdicts)
+    caveat = f" ({undecided} undecided at the budget: not shown slower, not ruled out)" if undecided else ""
+    return f"\nNo regression between {good[:8]} and {bad[:8]} on {len(verdicts)} gated benchmarks{caveat}."
 
 
 def summary(culprit, measured, tracked):
