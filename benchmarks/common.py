@@ -253,8 +253,10 @@ def interleaved_speedup(function, baseline, budget=0.3, at_least=3, at_most=15, 
     spell can wait 4-8 ms for a sleeping thread or process to wake. Each side
     starts once this process's other threads are asleep: OpenBLAS's helpers spin
     ~0.1 s after a call and would take a core from the contender (mpdot on 2
-    workers read 0.49 at 1000³ instead of 0.96). A side that runs in another
-    process times itself there: it has a ``median_seconds(calls)`` method.
+    workers read 0.49 at 1000³ instead of 0.96). The contender goes first in a
+    round, so that only numpy.dot's helpers are waited for, once a round. A side
+    that runs in another process times itself there: it has a
+    ``median_seconds(calls)`` method.
     """
     function_time = _side_seconds(function, 1)
     baseline_time = _side_seconds(baseline, 1)
@@ -267,8 +269,8 @@ def interleaved_speedup(function, baseline, budget=0.3, at_least=3, at_most=15, 
     while len(ratios) < at_least or (
         len(ratios) < at_most and timeit.default_timer() - started < budget
     ):
-        baseline_time = _side_seconds(baseline, baseline_calls)
         function_time = _side_seconds(function, function_calls)
+        baseline_time = _side_seconds(baseline, baseline_calls)
         ratios.append(baseline_time / function_time)
     return statistics.median(ratios)
 
