@@ -1,9 +1,11 @@
 """make bisect's search, on synthetic histories: a fake comparison, no timing."""
 
+import argparse
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -50,23 +52,112 @@ def test_a_step_undecided_from_both_sides_is_reported_not_guessed():
     assert (raised.value.good, raised.value.bad) == ("commit00", "commit16")
 
 
-@pytest.mark.parametrize(
-    "verdicts, outcome",
-    [
-        (["unchanged", "regressed"], "regressed"),
-        (["unchanged", "faster"], "unchanged"),
-        (["unchanged", "inconclusive"], "inconclusive"),
-        (["regressed", "inconclusive"], "regressed"),
-    ],
-)
-def test_a_step_regressed_if_any_benchmark_did_unchanged_only_if_all_are(verdicts, outcome):
-    judged = [verdict.Verdict(str(i), v) for i, v in enumerate(verdicts)]
-    assert bisect_regression.step_outcome(judged) == outcome
+def test_a_benchmark_that_failed_stops_the_search_as_not_measured():
+    with pytest.raises(bisect_regression.NotMeasured) as raised:
+        bisect_regression.require_measured([verdict.Verdict("a", "unchanged"), verdict.Verdict("b", "failed")])
+    assert raised.value.names == ["b"]
 
 
-def test_a_benchmark_that_failed_is_not_measured_as_unchanged():
-    with pytest.raises(bisect_regression.NotMeasured):
-        bisect_regression.step_outcome([verdict.Verdict("a", "unchanged"), verdict.Verdict("b", "failed")])
+def test_the_confirmation_counts_only_regressions_a_second_stage_confirmed():
+    args = argparse.Namespace(rounds=16, stage_rounds=16, max_processes=64)
+    verdicts = [
+        verdict.Verdict("confirmed", "regressed", processes=(32, 32)),
+        verdict.Verdict("first stage only", "regressed", processes=(16, 16)),
+        verdict.Verdict("undecided", "inconclusive", processes=(64, 64)),
+    ]
+    assert [v.name for v in bisect_regression.confirmed(verdicts, args)] == ["confirmed"]
+    assert len(bisect_regression.confirmed(verdicts, argparse.Namespace(rounds=16, max_processes=16))) == 2
+
+
+# Per-process spread like the calibration's at 1000³ (64 pairs of identical code left
+# 90% intervals about ±4-5% wide); the slowdown 10%, as calibrate_bisect injects.
+SPREAD, SLOWDOWN = 0.15, 1.10
+FOLLOWED = {"a": 5e-3, "b": 20e-3, "c": 60e-3}  # benchmark: its time on GOOD
+
+
+def rounds(rng, count, factor, spread=SPREAD):
+    """{benchmark: `count` per-process values} of a commit `factor` times slower than GOOD."""
+    return {name: list(seconds * factor * rng.lognormal(0, spread, count)) for name, seconds in FOLLOWED.items()}
+
+
+def confirmation(rng, count=64):
+    """bisect's confirmation of GOOD against BAD, and what it follows."""
+    good, bad = rounds(rng, count, 1.0), rounds(rng, count, SLOWDOWN)
+    regressed = [verdict.judge(name, good[name], bad[name]) for name in FOLLOWED]
+    return verdict.followed(regressed, good, bad, bisect_regression.TRACKED)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_a_step_is_never_taken_for_the_other_side(seed):
+    rng = np.random.default_rng(seed)
+    follow = confirmation(rng)
+    like_good = verdict.position(rounds(rng, 64, 1.0), rounds(rng, 64, 1.0), follow)
+    like_bad = verdict.position(rounds(rng, 64, 1.0), rounds(rng, 64, SLOWDOWN), follow)
+    assert like_good.outcome in ("unchanged", "inconclusive"), like_good
+    assert like_bad.outcome in ("regressed", "inconclusive"), like_bad
+    assert like_good.interval[0] <= like_good.estimate <= like_good.interval[1]
+
+
+def test_pooled_benchmarks_decide_steps_that_one_benchmark_alone_would_leave_undecided():
+    rng = np.random.default_rng(0)
+    follow = confirmation(rng)
+    decided = alone = 0
+    for _ in range(40):
+        before, after = rounds(rng, 64, 1.0), rounds(rng, 64, 1.0)
+        decided += verdict.position(before, after, follow).outcome == "unchanged"
+        alone += verdict.judge("a", before["a"], after["a"]).verdict == "unchanged"
+    assert decided >= 32 > alone, (decided, alone)
+
+
+def test_a_benchmark_that_shows_the_slowdown_surely_weighs_more():
+    rng = np.random.default_rng(1)
+    good, bad = rounds(rng, 64, 1.0), rounds(rng, 64, SLOWDOWN)
+    bad["b"] = [value * rng.lognormal(0, 0.3) for value in bad["b"]]  # a noisy benchmark
+    follow = verdict.followed([verdict.judge(name, good[name], bad[name]) for name in FOLLOWED], good, bad, 3)
+    assert follow["b"][1] < min(follow["a"][1], follow["c"][1])
+    assert list(verdict.followed([verdict.judge(n, good[n], bad[n]) for n in FOLLOWED], good, bad, 2)) != ["b"]
+
+
+def test_too_few_rounds_leave_a_step_undecided():
+    rng = np.random.default_rng(2)
+    follow = confirmation(rng)
+    assert verdict.position(rounds(rng, 9, 1.0), rounds(rng, 9, 2.0), follow).outcome == "inconclusive"
+    with pytest.raises(ValueError):
+        verdict.position(rounds(rng, 16, 1.0), rounds(rng, 12, 1.0), follow)
+
+
+class MeasuredHistory:
+    """A chain measured as bisect measures it: in stages of synthetic processes, the culprit 10% slower."""
+
+    def __init__(self, culprit, seed):
+        self.culprit, self.rng = CHAIN.index(culprit), np.random.default_rng(seed)
+        self.follow = confirmation(self.rng)
+        self.steps, self.rounds = [], 0
+
+    def step(self, before, after):
+        self.steps.append((before, after))
+        measured = {}
+
+        def measure(count, append):
+            self.rounds += count
+            for commit in (before, after):
+                factor = SLOWDOWN if CHAIN.index(commit) >= self.culprit else 1.0
+                new = rounds(self.rng, count, factor)
+                old = measured.get(commit) if append else None
+                measured[commit] = {name: (old[name] if old else []) + new[name] for name in FOLLOWED}
+
+        where = bisect_regression.locate(
+            measure, lambda: (measured[before], measured[after]), self.follow, 16, 16, 64
+        )
+        return where.outcome
+
+
+@pytest.mark.parametrize("culprit", ["commit01", "commit06", "commit11", "commit14", "commit16"])
+@pytest.mark.parametrize("seed", range(3))
+def test_bisect_finds_the_slower_commit_measuring_in_stages(culprit, seed):
+    history = MeasuredHistory(culprit, seed)
+    assert bisect_regression.first_bad(CHAIN, history.step) == culprit
+    assert len(history.steps) <= 4 + 2
 
 
 def test_no_regression_says_how_many_benchmarks_stayed_undecided():

@@ -281,3 +281,12 @@ def test_the_verdicts_are_written_as_json_and_as_the_markdown_a_pull_request_sho
     assert rows[0] == "| verdict | HEAD/BASE | 90% interval | p | processes | benchmark |"
     assert re.fullmatch(r"\| regressed \| 1\.2\d\d \| \[1\.2\d\d, 1\.2\d\d\] \| .+ \| 32/32 \| `.+` \|", rows[1])
     assert rows[2].endswith("`bench_pool.RoundTrip.time_round_trip('shared')` (no result for HEAD) |")
+
+
+def test_staging_ends_once_the_caller_has_enough():
+    fake = Staged({"slower": 1.25, "noisy": 1.04}, spread=0.05, seed=0)
+    confirmed = lambda verdicts: any(v.verdict == "regressed" and v.processes[0] > 16 for v in verdicts)  # noqa: E731
+    verdicts = {v.name: v for v in verdict.staged(fake.measure, fake.judge, list(fake.shifts), 16, 16, 64, confirmed)}
+    assert verdicts["slower"].verdict == "regressed"
+    assert verdicts["noisy"].verdict == "inconclusive"
+    assert verdicts["noisy"].processes == (32, 32)

@@ -5,13 +5,15 @@ Usage: python tools/bisect_regression.py GOOD BAD [--bench REGEX] [--rounds N] [
 First GOOD and BAD are compared with the gate's paired-process statistics
 (tools/gate.py, tools/verdict.py) on the gated benchmarks matching REGEX. If
 none regressed, there is nothing to find. Otherwise the (at most TRACKED) most
-regressed ones are followed along the first-parent chain GOOD..BAD by binary
-search: each step compares a middle commit with the last one known good, in
-stages until it is decided. A step still undecided when its budget is spent is
-decided from the other side instead (the middle against the first one known
-bad); asv's `asv find`, which takes one value per commit, is defeated by this
-machine's noise. Builds stay in asv's cache (asv.conf.json's build_cache_size),
-so a second bisect over the same commits builds nothing.
+surely regressed ones are followed along the first-parent chain GOOD..BAD by binary
+search: each step compares a middle commit with the last one known good and
+asks which it is like, the good one or the slowdown just confirmed
+(verdict.position), in stages until it is decided. A step still undecided when
+its budget is spent is decided from the other side instead (the middle against
+the first one known bad); asv's `asv find`, which takes one value per commit, is
+defeated by this machine's noise. Builds stay in asv's cache
+(asv.conf.json's build_cache_size), so a second bisect over the same commits
+builds nothing.
 
 Exit status: 0 when a culprit or no regression was found, 1 when the search
 stayed undecided, 2 when something could not be measured.
@@ -25,8 +27,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import gate  # noqa: E402
+import verdict  # noqa: E402
 
-# Benchmarks followed through the search: the most regressed between GOOD and BAD.
+# Benchmarks followed through the search: of those regressed between GOOD and BAD,
+# the ones that show it most surely (verdict.followed).
 TRACKED = 3
 
 
@@ -49,8 +53,9 @@ class Undecided(Exception):
 def first_bad(chain, step):
     """The first commit of `chain` that is slower than its predecessors; `chain[0]` good, `chain[-1]` bad.
 
-    `step(before, after)` compares two commits and returns "regressed",
-    "unchanged" or "inconclusive" (already measured as far as its budget allows).
+    `step(before, after)` compares two commits and returns "regressed" (`after`
+    is like BAD), "unchanged" (like `before`) or "inconclusive" (already measured
+    as far as its budget allows).
     """
     good, bad = 0, len(chain) - 1
     while bad - good > 1:
@@ -70,16 +75,36 @@ def first_bad(chain, step):
     return chain[bad]
 
 
-def step_outcome(verdicts):
-    """One outcome for a step from its benchmarks' verdicts: any regressed, all unchanged, or neither."""
-    kinds = {v.verdict for v in verdicts}
-    if "failed" in kinds:
-        raise NotMeasured([v.name for v in verdicts if v.verdict == "failed"])
-    if "regressed" in kinds:
-        return "regressed"
-    if kinds <= {"unchanged", "faster"}:
-        return "unchanged"
-    return "inconclusive"
+def locate(measure, values, follow, first, stage, budget):
+    """A step's verdict.position, measured in stages until it is decided or has `budget` rounds.
+
+    `measure(rounds, append)` runs `rounds` more processes of each followed
+    benchmark per commit; `values()` returns the per-process values of the two
+    commits measured so far.
+    """
+    measure(first, append=False)
+    while True:
+        where = verdict.position(*values(), follow)
+        if where.outcome != "inconclusive" or where.rounds >= budget:
+            return where
+        more = min(stage, budget - where.rounds)
+        print(f"\n{position_line(where)}: {more} more processes of each.", flush=True)
+        measure(more, append=True)
+
+
+def confirmed(verdicts, args):
+    """The regressions a second stage confirmed, or that had no budget left for one (verdict.staged)."""
+    return [
+        v for v in verdicts
+        if v.verdict == "regressed" and (v.processes[0] > args.rounds or v.processes[0] >= args.max_processes)
+    ]
+
+
+def require_measured(verdicts):
+    """Raise NotMeasured if a benchmark has no result for a commit: a failure is not "no regression"."""
+    failed = [v.name for v in verdicts if v.verdict == "failed"]
+    if failed:
+        raise NotMeasured(failed)
 
 
 def main(argv=None):
@@ -99,24 +124,52 @@ def main(argv=None):
         print(f"bisect: {args.bad} is not a descendant of {args.good} along first parents", file=sys.stderr)
         return 2
     config = gate.write_config()
-    measured = {}  # (before, after) -> verdicts
+    results = gate.GATE_DIR / "results"
+    measured = {}  # (before, after) -> (verdicts, position; None for the confirmation)
 
-    def compare(before, after, selected):
-        print(f"\nComparing {describe(before)} with {describe(after)}", flush=True)
-        verdicts = gate.compare(config, before, after, selected, args)
-        measured[before, after] = verdicts
+    def confirm():
+        """GOOD against BAD, until all are decided or TRACKED regressions are confirmed: as many as are followed."""
+        print(f"\nComparing {describe(good)} with {describe(bad)}", flush=True)
+        verdicts = gate.compare(
+            config, good, bad, names, args, enough=lambda verdicts: len(confirmed(verdicts, args)) >= TRACKED
+        )
+        measured[good, bad] = verdicts, None
         print(gate.report(verdicts), flush=True)
+        require_measured(verdicts)
         return verdicts
 
+    def step(before, after):
+        print(f"\nComparing {describe(before)} with {describe(after)}", flush=True)
+
+        def values():
+            require_measured(verdict.judge_all(tracked, results, before, after, gate.CALLS))
+            return tuple(verdict.values_of(tracked, results, commit, gate.CALLS) for commit in (before, after))
+
+        where = locate(
+            lambda rounds, append: gate.run(config, [before, after], tracked, rounds, append),
+            values, follow, args.rounds, args.stage_rounds, args.max_processes,
+        )
+        verdicts = verdict.judge_all(tracked, results, before, after, gate.CALLS)
+        measured[before, after] = verdicts, where
+        print(gate.report(verdicts))
+        print(position_line(where), flush=True)
+        return where.outcome
+
     try:
-        confirmed = compare(good, bad, names)
-        regressed = sorted((v for v in confirmed if v.verdict == "regressed"), key=lambda v: -v.ratio)
+        verdicts = confirm()
+        regressed = confirmed(verdicts, args)
         if not regressed:
-            step_outcome(confirmed)  # a failure to measure is not "no regression"
-            print(no_regression(good, bad, confirmed))
+            print(no_regression(good, bad, verdicts))
             return 0
-        tracked = [v.name for v in regressed[:TRACKED]]
-        culprit = first_bad(chain, lambda before, after: step_outcome(compare(before, after, tracked)))
+        follow = verdict.followed(
+            regressed, *(verdict.values_of([v.name for v in regressed], results, commit, gate.CALLS)
+                         for commit in (good, bad)), TRACKED,
+        )
+        tracked = list(follow)
+        heaviest = max(weight for _, weight in follow.values())
+        print(f"\nFollowing {len(tracked)} of {len(regressed)} regressed benchmarks, weighted by how surely they show it:",
+              *(f"  {weight / heaviest:.2f} {name}" for name, (_, weight) in follow.items()), sep="\n", flush=True)
+        culprit = first_bad(chain, step)
     except Undecided as undecided:
         print(f"\nUNDECIDED: the slowdown lies between {describe(undecided.good)} and {describe(undecided.bad)}; "
               "a larger --max-processes may decide it.")
@@ -128,6 +181,14 @@ def main(argv=None):
     return 0
 
 
+def position_line(where):
+    """A step's position between GOOD (0) and BAD (1) with its interval, and what it makes the step."""
+    like = {"regressed": "like BAD", "unchanged": "like GOOD"}.get(where.outcome, "undecided")
+    low, high = where.interval
+    return (f"Position {where.estimate:.2f} [{low:.2f}, {high:.2f}] between GOOD (0) and BAD (1) "
+            f"over {where.rounds} rounds: {like}")
+
+
 def no_regression(good, bad, verdicts):
     """What bisect says when no benchmark regressed between GOOD and BAD, undecided ones counted."""
     undecided = sum(v.verdict == "inconclusive" for v in verdicts)
@@ -136,15 +197,18 @@ def no_regression(good, bad, verdicts):
 
 
 def summary(culprit, measured, tracked):
-    """The culprit, its ratio with its interval on each tracked benchmark, and what the search cost."""
+    """The culprit, its position and its ratio with its interval on each followed benchmark, and the cost."""
     # The last comparison with the culprit as the later commit: the one closest to it.
     before = [before for before, after in measured if after == culprit][-1]
+    verdicts, where = measured[before, culprit]
     lines = [f"\nCULPRIT: {describe(culprit)}"]
-    for v in measured[before, culprit]:
+    if where is not None:
+        lines.append(f"  {position_line(where)}")
+    for v in verdicts:
         if v.name in tracked:
             lines.append(f"  {v.ratio:.3f}x [{v.interval[0]:.3f}, {v.interval[1]:.3f}] against {before[:8]}: {v.name}")
     builds = {commit for pair in measured for commit in pair}
-    processes = sum(sum(v.processes) for verdicts in measured.values() for v in verdicts)
+    processes = sum(sum(v.processes) for verdicts, _ in measured.values() for v in verdicts)
     lines.append(f"  {len(measured)} comparisons, {len(builds)} commits built, {processes} benchmark processes.")
     return "\n".join(lines)
 

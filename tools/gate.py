@@ -101,12 +101,12 @@ def stage_arguments(args):
             "--max-processes", str(args.max_processes)]
 
 
-def compare(config, base, head, names, args):
-    """The verdicts on `names`, BASE against HEAD, measured in stages (tools/verdict.py)."""
+def compare(config, base, head, names, args, enough=lambda verdicts: False):
+    """The verdicts on `names`, BASE against HEAD, measured in stages (tools/verdict.py) until `enough`."""
     return verdict.staged(
         lambda selected, rounds, append: run(config, [base, head], selected, rounds, append),
         lambda: verdict.judge_all(names, GATE_DIR / "results", base, head, CALLS),
-        names, args.rounds, args.stage_rounds, args.max_processes,
+        names, args.rounds, args.stage_rounds, args.max_processes, enough,
     )
 
 

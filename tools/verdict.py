@@ -40,6 +40,11 @@ EQUIVALENCE = 1.05
 CONFIDENCE = 0.90
 
 
+# make bisect: a step is like BAD (regressed) when its position's interval lies
+# wholly above this, like GOOD (unchanged) when wholly below (`position`).
+HALFWAY = 0.5
+
+
 @dataclass
 class Verdict:
     name: str
@@ -72,6 +77,64 @@ def judge(name, base, head):
     else:
         verdict = "inconclusive"
     return Verdict(name, verdict, ratio, p, processes, interval=interval)
+
+
+@dataclass
+class Position:
+    outcome: str  # "regressed" (like BAD), "unchanged" (like GOOD) or "inconclusive"
+    estimate: float = float("nan")  # 0: as GOOD, 1: as slow as BAD
+    interval: tuple = (float("nan"), float("nan"))  # CONFIDENCE interval of `estimate`
+    rounds: int = 0
+
+
+def followed(regressed, base, head, count):
+    """The `count` regressed benchmarks that show the slowdown most surely, each with its shift and weight.
+
+    `base[name]` and `head[name]` are the per-process values of the confirmation
+    (GOOD and BAD). A benchmark's shift is the logarithm of its ratio; its rounds'
+    log-ratios in units of that shift scatter by a robust spread (1.4826 times
+    their median absolute deviation), and its weight is one over that spread
+    squared, so that pooling weighs each by what it can tell. The `count` with the
+    largest weights are followed. Returns {name: (shift, weight)}.
+    """
+    chosen = {}
+    for v in regressed:
+        shift = math.log(v.ratio)
+        units = [math.log(after / before) / shift for before, after in zip(base[v.name], head[v.name])]
+        center = statistics.median(units)
+        spread = 1.4826 * statistics.median(abs(unit - center) for unit in units)
+        chosen[v.name] = shift, 1 / max(spread, 1e-9) ** 2
+    surest = sorted(chosen, key=lambda name: -chosen[name][1])[:count]
+    return {name: chosen[name] for name in surest}
+
+
+def position(base, head, followed):
+    """Where HEAD lies between BASE (0) and a confirmed slowdown (1), and which of the two it is like.
+
+    `base[name]` and `head[name]` are the per-process values of each followed
+    benchmark in run order, so that the i-th of every list ran in round i;
+    `followed[name]` is its (shift, weight) from `followed`. A round's position is
+    the weighted mean over the benchmarks of its log-ratio in units of their
+    shifts, so the benchmarks pool their evidence and each round stays one unit of
+    replication. HEAD is like BAD when the interval of the Hodges-Lehmann estimate
+    lies above HALFWAY, like GOOD when below: no slowdown size is fixed in
+    advance, only the one the confirmation measured is used.
+    """
+    rounds = {len(values) for values in [*base.values(), *head.values()]}
+    if len(rounds) != 1:
+        raise ValueError(f"the followed benchmarks ran different numbers of rounds: {sorted(rounds)}")
+    count = rounds.pop()
+    if count < MIN_PROCESSES:
+        return Position("inconclusive", rounds=count)
+    total = sum(weight for _, weight in followed.values())
+    positions = [
+        sum(weight * math.log(head[name][i] / base[name][i]) / shift for name, (shift, weight) in followed.items())
+        / total
+        for i in range(count)
+    ]
+    estimate, (low, high) = hodges_lehmann(positions, CONFIDENCE)
+    outcome = "regressed" if low > HALFWAY else "unchanged" if high < HALFWAY else "inconclusive"
+    return Position(outcome, estimate, (low, high), count)
 
 
 def signed_rank_counts(n):
@@ -136,6 +199,12 @@ def load_samples(results_dir, commit):
     return samples
 
 
+def values_of(names, results_dir, commit, calls):
+    """{name: per-process values} of `commit` for each of `names`; ValueError if one has none."""
+    samples = load_samples(results_dir, commit)
+    return {name: process_values(samples.get(name), calls) for name in names}
+
+
 def judge_all(names, results_dir, base, head, calls):
     """A verdict for each benchmark in `names`; "failed" where a commit has no samples for it."""
     base_samples = load_samples(results_dir, base)
@@ -154,20 +223,20 @@ def judge_all(names, results_dir, base, head, calls):
     return verdicts
 
 
-def staged(measure, judge_measured, names, first, stage, budget):
+def staged(measure, judge_measured, names, first, stage, budget, enough=lambda verdicts: False):
     """Verdicts on `names`, measured in stages until each is decided or has spent `budget` processes.
 
     `measure(names, rounds, append)` runs `rounds` more processes of each
     benchmark per commit; `judge_measured()` returns the verdicts on everything
     measured so far. A regression is final only once a second stage confirms
     it; an inconclusive benchmark is measured again, `stage` processes a side at
-    a time, rather than guessed.
+    a time, rather than guessed. Staging also ends once `enough(verdicts)`.
     """
     measure(names, first, append=False)
     while True:
         verdicts = judge_measured()
         again = [v for v in verdicts if _needs_more(v, first, budget)]
-        if not again:
+        if not again or enough(verdicts):
             return verdicts
         rounds = min(stage, budget - max(v.processes[0] for v in again))
         print(f"\n{len(again)} benchmarks are undecided or need their regression confirmed: "
