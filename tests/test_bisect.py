@@ -84,7 +84,7 @@ def confirmation(rng, count=64):
     """bisect's confirmation of GOOD against BAD, and what it follows."""
     good, bad = rounds(rng, count, 1.0), rounds(rng, count, SLOWDOWN)
     regressed = [verdict.judge(name, good[name], bad[name]) for name in FOLLOWED]
-    return verdict.followed(regressed, good, bad, bisect_regression.TRACKED)
+    return verdict.shifts_and_weights(regressed, good, bad)
 
 
 @pytest.mark.parametrize("seed", range(40))
@@ -113,9 +113,14 @@ def test_a_benchmark_that_shows_the_slowdown_surely_weighs_more():
     rng = np.random.default_rng(1)
     good, bad = rounds(rng, 64, 1.0), rounds(rng, 64, SLOWDOWN)
     bad["b"] = [value * rng.lognormal(0, 0.3) for value in bad["b"]]  # a noisy benchmark
-    follow = verdict.followed([verdict.judge(name, good[name], bad[name]) for name in FOLLOWED], good, bad, 3)
-    assert follow["b"][1] < min(follow["a"][1], follow["c"][1])
-    assert list(verdict.followed([verdict.judge(n, good[n], bad[n]) for n in FOLLOWED], good, bad, 2)) != ["b"]
+    measured = verdict.shifts_and_weights([verdict.judge(n, good[n], bad[n]) for n in FOLLOWED], good, bad)
+    assert measured["b"][1] < min(measured["a"][1], measured["c"][1])
+
+
+def test_bisect_follows_the_heaviest_benchmarks_and_none_that_tells_less_than_half_as_much():
+    measured = {"light": (0.1, 0.4), "heaviest": (0.1, 1.0), "heavy": (0.1, 0.6), "second": (0.1, 0.9)}
+    assert list(bisect_regression.to_follow(measured)) == ["heaviest", "second", "heavy"]
+    assert list(bisect_regression.to_follow({"heaviest": (0.1, 1.0), "light": (0.1, 0.4)})) == ["heaviest"]
 
 
 def test_too_few_rounds_leave_a_step_undecided():

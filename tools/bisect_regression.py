@@ -3,17 +3,17 @@
 Usage: python tools/bisect_regression.py GOOD BAD [--bench REGEX] [--rounds N] [--stage-rounds M] [--max-processes B]
 
 First GOOD and BAD are compared with the gate's paired-process statistics
-(tools/gate.py, tools/verdict.py) on the gated benchmarks matching REGEX. If
-none regressed, there is nothing to find. Otherwise the (at most TRACKED) most
-surely regressed ones are followed along the first-parent chain GOOD..BAD by binary
-search: each step compares a middle commit with the last one known good and
-asks which it is like, the good one or the slowdown just confirmed
-(verdict.position), in stages until it is decided. A step still undecided when
-its budget is spent is decided from the other side instead (the middle against
-the first one known bad); asv's `asv find`, which takes one value per commit, is
-defeated by this machine's noise. Builds stay in asv's cache
-(asv.conf.json's build_cache_size), so a second bisect over the same commits
-builds nothing.
+(tools/gate.py, tools/verdict.py) on the gated benchmarks matching REGEX, until
+a regression is confirmed or all are decided. If none regressed, there is
+nothing to find. Otherwise the regressed benchmarks that show the slowdown most
+surely are followed along the first-parent chain GOOD..BAD by binary search:
+each step compares a middle commit with the last one known good and asks which
+it is like, the good one or the slowdown just confirmed (verdict.position), in
+stages until it is decided. A step still undecided when its budget is spent is
+decided from the other side instead (the middle against the first one known
+bad); asv's `asv find`, which takes one value per commit, is defeated by this
+machine's noise. Builds stay in asv's cache (asv.conf.json's build_cache_size),
+so a second bisect over the same commits builds nothing.
 
 Exit status: 0 when a culprit or no regression was found, 1 when the search
 stayed undecided, 2 when something could not be measured.
@@ -30,8 +30,12 @@ import gate  # noqa: E402
 import verdict  # noqa: E402
 
 # Benchmarks followed through the search: of those regressed between GOOD and BAD,
-# the ones that show it most surely (verdict.followed).
+# at most TRACKED that show it most surely, and only those whose weight
+# (verdict.shifts_and_weights) is at least MIN_WEIGHT of the heaviest's. A
+# benchmark costs a process per commit and round whatever its weight: one that
+# tells less than half of what the heaviest tells is not worth its processes.
 TRACKED = 3
+MIN_WEIGHT = 0.5
 
 
 class NotMeasured(Exception):
@@ -92,6 +96,13 @@ def locate(measure, values, follow, first, stage, budget):
         measure(more, append=True)
 
 
+def to_follow(measured):
+    """Of {name: (shift, weight)}, the at most TRACKED heaviest, each at least MIN_WEIGHT of the heaviest's."""
+    heaviest = max(weight for _, weight in measured.values())
+    ranked = sorted(measured, key=lambda name: -measured[name][1])
+    return {name: measured[name] for name in ranked[:TRACKED] if measured[name][1] >= MIN_WEIGHT * heaviest}
+
+
 def confirmed(verdicts, args):
     """The regressions a second stage confirmed, or that had no budget left for one (verdict.staged)."""
     return [
@@ -128,11 +139,9 @@ def main(argv=None):
     measured = {}  # (before, after) -> (verdicts, position; None for the confirmation)
 
     def confirm():
-        """GOOD against BAD, until all are decided or TRACKED regressions are confirmed: as many as are followed."""
+        """GOOD against BAD, until all are decided or a regression is confirmed."""
         print(f"\nComparing {describe(good)} with {describe(bad)}", flush=True)
-        verdicts = gate.compare(
-            config, good, bad, names, args, enough=lambda verdicts: len(confirmed(verdicts, args)) >= TRACKED
-        )
+        verdicts = gate.compare(config, good, bad, names, args, enough=lambda verdicts: confirmed(verdicts, args))
         measured[good, bad] = verdicts, None
         print(gate.report(verdicts), flush=True)
         require_measured(verdicts)
@@ -161,10 +170,10 @@ def main(argv=None):
         if not regressed:
             print(no_regression(good, bad, verdicts))
             return 0
-        follow = verdict.followed(
+        follow = to_follow(verdict.shifts_and_weights(
             regressed, *(verdict.values_of([v.name for v in regressed], results, commit, gate.CALLS)
-                         for commit in (good, bad)), TRACKED,
-        )
+                         for commit in (good, bad)),
+        ))
         tracked = list(follow)
         heaviest = max(weight for _, weight in follow.values())
         print(f"\nFollowing {len(tracked)} of {len(regressed)} regressed benchmarks, weighted by how surely they show it:",

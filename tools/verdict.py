@@ -87,25 +87,23 @@ class Position:
     rounds: int = 0
 
 
-def followed(regressed, base, head, count):
-    """The `count` regressed benchmarks that show the slowdown most surely, each with its shift and weight.
+def shifts_and_weights(regressed, base, head):
+    """{name: (shift, weight)} of each regressed benchmark, for `position`.
 
-    `base[name]` and `head[name]` are the per-process values of the confirmation
-    (GOOD and BAD). A benchmark's shift is the logarithm of its ratio; its rounds'
-    log-ratios in units of that shift scatter by a robust spread (1.4826 times
-    their median absolute deviation), and its weight is one over that spread
-    squared, so that pooling weighs each by what it can tell. The `count` with the
-    largest weights are followed. Returns {name: (shift, weight)}.
+    `base[name]` and `head[name]` are the per-process values of the comparison
+    that found the regressions (GOOD and BAD). A benchmark's shift is the
+    logarithm of its ratio; its rounds' log-ratios in units of that shift scatter
+    by a robust spread (1.4826 times their median absolute deviation), and its
+    weight is one over that spread squared: what one of its rounds tells.
     """
-    chosen = {}
+    measured = {}
     for v in regressed:
         shift = math.log(v.ratio)
         units = [math.log(after / before) / shift for before, after in zip(base[v.name], head[v.name])]
         center = statistics.median(units)
         spread = 1.4826 * statistics.median(abs(unit - center) for unit in units)
-        chosen[v.name] = shift, 1 / max(spread, 1e-9) ** 2
-    surest = sorted(chosen, key=lambda name: -chosen[name][1])[:count]
-    return {name: chosen[name] for name in surest}
+        measured[v.name] = shift, 1 / max(spread, 1e-9) ** 2
+    return measured
 
 
 def position(base, head, followed):
@@ -113,7 +111,7 @@ def position(base, head, followed):
 
     `base[name]` and `head[name]` are the per-process values of each followed
     benchmark in run order, so that the i-th of every list ran in round i;
-    `followed[name]` is its (shift, weight) from `followed`. A round's position is
+    `followed[name]` is its (shift, weight) from `shifts_and_weights`. A round's position is
     the weighted mean over the benchmarks of its log-ratio in units of their
     shifts, so the benchmarks pool their evidence and each round stays one unit of
     replication. HEAD is like BAD when the interval of the Hodges-Lehmann estimate
