@@ -284,8 +284,10 @@ def test_the_verdicts_are_written_as_json_and_as_the_markdown_a_pull_request_sho
 
 
 def test_staging_ends_once_the_caller_has_enough():
+    def confirmed(verdicts):
+        return any(v.verdict == "regressed" and v.processes[0] > 16 for v in verdicts)
+
     fake = Staged({"slower": 1.25, "noisy": 1.04}, spread=0.05, seed=0)
-    confirmed = lambda verdicts: any(v.verdict == "regressed" and v.processes[0] > 16 for v in verdicts)  # noqa: E731
     verdicts = {v.name: v for v in verdict.staged(fake.measure, fake.judge, list(fake.shifts), 16, 16, 64, confirmed)}
     assert verdicts["slower"].verdict == "regressed"
     assert verdicts["noisy"].verdict == "inconclusive"

@@ -4,9 +4,9 @@ Usage: python tools/bisect_regression.py GOOD BAD [--bench REGEX] [--rounds N] [
 
 First GOOD and BAD are compared with the gate's paired-process statistics
 (tools/gate.py, tools/verdict.py) on the gated benchmarks matching REGEX, until
-a regression is confirmed or all are decided. If none regressed, there is
-nothing to find. Otherwise the regressed benchmarks that show the slowdown most
-surely are followed along the first-parent chain GOOD..BAD by binary search:
+TRACKED regressions are confirmed or all are decided. If none regressed, there
+is nothing to find. Otherwise the regressed benchmarks that show the slowdown
+most surely are followed along the first-parent chain GOOD..BAD by binary search:
 each step compares a middle commit with the last one known good and asks which
 it is like, the good one or the slowdown just confirmed (verdict.position), in
 stages until it is decided. A step still undecided when its budget is spent is
@@ -30,12 +30,11 @@ import gate  # noqa: E402
 import verdict  # noqa: E402
 
 # Benchmarks followed through the search: of those regressed between GOOD and BAD,
-# at most TRACKED that show it most surely, and only those whose weight
-# (verdict.shifts_and_weights) is at least MIN_WEIGHT of the heaviest's. A
-# benchmark costs a process per commit and round whatever its weight: one that
-# tells less than half of what the heaviest tells is not worth its processes.
+# the TRACKED that show it most surely (verdict.shifts_and_weights). The
+# confirmation goes on until as many regressions are confirmed: one confirmed
+# early is one whose shift happened to read large, and a step then finds only
+# part of it (docs/gate.md).
 TRACKED = 3
-MIN_WEIGHT = 0.5
 
 
 class NotMeasured(Exception):
@@ -97,10 +96,9 @@ def locate(measure, values, follow, first, stage, budget):
 
 
 def to_follow(measured):
-    """Of {name: (shift, weight)}, the at most TRACKED heaviest, each at least MIN_WEIGHT of the heaviest's."""
-    heaviest = max(weight for _, weight in measured.values())
+    """Of {name: (shift, weight)}, the TRACKED heaviest."""
     ranked = sorted(measured, key=lambda name: -measured[name][1])
-    return {name: measured[name] for name in ranked[:TRACKED] if measured[name][1] >= MIN_WEIGHT * heaviest}
+    return {name: measured[name] for name in ranked[:TRACKED]}
 
 
 def confirmed(verdicts, args):
@@ -139,9 +137,11 @@ def main(argv=None):
     measured = {}  # (before, after) -> (verdicts, position; None for the confirmation)
 
     def confirm():
-        """GOOD against BAD, until all are decided or a regression is confirmed."""
+        """GOOD against BAD, until all are decided or TRACKED regressions are confirmed."""
         print(f"\nComparing {describe(good)} with {describe(bad)}", flush=True)
-        verdicts = gate.compare(config, good, bad, names, args, enough=lambda verdicts: confirmed(verdicts, args))
+        verdicts = gate.compare(
+            config, good, bad, names, args, enough=lambda verdicts: len(confirmed(verdicts, args)) >= TRACKED
+        )
         measured[good, bad] = verdicts, None
         print(gate.report(verdicts), flush=True)
         require_measured(verdicts)

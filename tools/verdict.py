@@ -111,12 +111,12 @@ def position(base, head, followed):
 
     `base[name]` and `head[name]` are the per-process values of each followed
     benchmark in run order, so that the i-th of every list ran in round i;
-    `followed[name]` is its (shift, weight) from `shifts_and_weights`. A round's position is
-    the weighted mean over the benchmarks of its log-ratio in units of their
-    shifts, so the benchmarks pool their evidence and each round stays one unit of
-    replication. HEAD is like BAD when the interval of the Hodges-Lehmann estimate
-    lies above HALFWAY, like GOOD when below: no slowdown size is fixed in
-    advance, only the one the confirmation measured is used.
+    `followed[name]` is its (shift, weight) from `shifts_and_weights`. A round's
+    position is the weighted mean over the benchmarks of its log-ratio in units
+    of their shifts, so the benchmarks pool their evidence and each round stays
+    one unit of replication. HEAD is like BAD when the interval of the
+    Hodges-Lehmann estimate lies above HALFWAY, like GOOD when below: no slowdown
+    size is fixed in advance, only the one the confirmation measured is used.
     """
     rounds = {len(values) for values in [*base.values(), *head.values()]}
     if len(rounds) != 1:
