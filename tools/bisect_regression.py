@@ -103,10 +103,7 @@ def to_follow(measured):
 
 def confirmed(verdicts, args):
     """The regressions a second stage confirmed, or that had no budget left for one (verdict.staged)."""
-    return [
-        v for v in verdicts
-        if v.verdict == "regressed" and (v.processes[0] > args.rounds or v.processes[0] >= args.max_processes)
-    ]
+    return [v for v in verdicts if verdict.confirmed_regression(v, args.rounds, args.max_processes)]
 
 
 def require_measured(verdicts):

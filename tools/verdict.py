@@ -242,7 +242,12 @@ def staged(measure, judge_measured, names, first, stage, budget, enough=lambda v
         measure([v.name for v in again], rounds, append=True)
 
 
+def confirmed_regression(v, first, budget):
+    """Whether `v` regressed and a stage after the `first` confirmed it, or no budget was left for one."""
+    return v.verdict == "regressed" and (v.processes[0] > first or v.processes[0] >= budget)
+
+
 def _needs_more(v, first, budget):
     if v.processes[0] >= budget:
         return False
-    return v.verdict == "inconclusive" or (v.verdict == "regressed" and v.processes[0] <= first)
+    return v.verdict == "inconclusive" or (v.verdict == "regressed" and not confirmed_regression(v, first, budget))
