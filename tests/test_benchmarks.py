@@ -38,6 +38,13 @@ def test_every_benchmark_runs_once():
     assert "failed" not in output, output
 
 
+def test_make_bench_leaves_out_only_the_gates_relative_times():
+    completed = subprocess.run(["make", "-n", "bench"], cwd=ROOT, capture_output=True, text=True)
+    suite = re.search(r"asv run .*--bench '([^']+)'", completed.stdout).group(1)
+    assert not re.search(suite, "bench_gate.RelativeTime.time_relative('square_1000', 2, 'float64', 'mpdot_shared')")
+    assert re.search(suite, "bench_dot.Dot.time_dot('square_1000', 2, 'float64', 'mpdot_shared')")
+
+
 @pytest.mark.parametrize("name", list(common.CONTENDERS))
 def test_every_contender_computes_the_product(name):
     with threadpool_limits(limits=None):  # numpy.dot's contender sets this process's BLAS threads

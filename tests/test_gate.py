@@ -9,10 +9,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from threadpoolctl import threadpool_limits
 from asv.results import Results
 from asv.runner import BenchmarkResult
 
-from benchmarks import bench_dot, bench_pool
+from benchmarks import bench_gate, bench_pool
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
@@ -201,6 +202,13 @@ def test_each_process_counts_by_its_fastest_call():
         verdict.process_values([1, 2, 3, 4], 3)
 
 
+def test_a_process_of_relative_times_counts_by_their_median():
+    relative = "bench_gate.RelativeTime.time_relative('square_1000', 2, 'float64', 'cydot_blocked')"
+    statistic = verdict.process_statistic(relative)
+    assert verdict.process_values([0.9, 1.0, 1.3, 1.2, 0.5, 1.1], 3, statistic) == [1.0, 1.1]
+    assert verdict.process_statistic("bench_pool.RoundTrip.time_round_trip('shared')") is min
+
+
 @pytest.mark.parametrize(
     "verdicts, status",
     [
@@ -228,7 +236,7 @@ def suite_names(benchmark_class, method):
 def gateable():
     """The timed benchmarks the gate may select from, with their parameters."""
     return (
-        suite_names(bench_dot.Dot, "time_dot")
+        suite_names(bench_gate.RelativeTime, "time_relative")
         | suite_names(bench_pool.RoundTrip, "time_round_trip")
         | suite_names(bench_pool.PoolStart, "time_start_compute_close")
     )
@@ -238,6 +246,20 @@ def test_every_gated_benchmark_is_in_the_suite():
     assert 20 <= len(gate.GATED) <= 30
     assert len(set(gate.GATED)) == len(gate.GATED)
     assert set(gate.GATED) <= gateable()
+
+
+def test_the_gate_times_every_relative_time_it_defines():
+    assert suite_names(bench_gate.RelativeTime, "time_relative") <= set(gate.GATED)
+
+
+def test_a_relative_time_is_recorded_as_the_sample_asv_reads():
+    benchmark = bench_gate.RelativeTime()
+    parameters = ("tall_skinny_20000x256x32", 2, "float64", "cydot_blocked")
+    with threadpool_limits(limits=None):  # numpy.dot's contender sets this process's BLAS threads
+        benchmark.setup(*parameters)
+        before = benchmark.timer()
+        benchmark.time_relative(*parameters)
+    assert 0.1 < benchmark.timer() - before < 10  # cydot's time over numpy.dot's, about 1
 
 
 def test_each_gated_pattern_selects_only_its_benchmark():

@@ -35,7 +35,7 @@ GATED_SHAPES = ["original_50x100000x60", "square_1000", "square_2000", "tall_ski
 GATED_IMPLEMENTATIONS = ["mpdot_shared", "mpdot_copied", "cydot_blocked"]
 GATED = [
     *(
-        f"bench_dot.Dot.time_dot({shape!r}, 2, {dtype!r}, {implementation!r})"
+        f"bench_gate.RelativeTime.time_relative({shape!r}, 2, {dtype!r}, {implementation!r})"
         for implementation in GATED_IMPLEMENTATIONS
         for shape in GATED_SHAPES
         for dtype in ("float32", "float64")

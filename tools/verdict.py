@@ -177,11 +177,17 @@ def hodges_lehmann(differences, confidence):
     return statistics.median(walsh), (walsh[k - 1], walsh[-k])
 
 
-def process_values(samples, calls):
-    """The fastest of each process's `calls` consecutive samples (asv appends them in run order)."""
+def process_values(samples, calls, statistic=min):
+    """`statistic` of each process's `calls` consecutive samples (asv appends them in run order)."""
     if not samples or len(samples) % calls:
         raise ValueError(f"{len(samples or [])} samples do not split into processes of {calls} calls")
-    return [min(samples[i : i + calls]) for i in range(0, len(samples), calls)]
+    return [statistic(samples[i : i + calls]) for i in range(0, len(samples), calls)]
+
+
+def process_statistic(name):
+    """How a process's samples make its value: the fastest of its times, as noise only adds time;
+    the median of its relative times (bench_gate), a ratio of two times that noise moves both ways."""
+    return statistics.median if name.startswith("bench_gate.") else min
 
 
 def load_samples(results_dir, commit):
@@ -200,7 +206,7 @@ def load_samples(results_dir, commit):
 def values_of(names, results_dir, commit, calls):
     """{name: per-process values} of `commit` for each of `names`; ValueError if one has none."""
     samples = load_samples(results_dir, commit)
-    return {name: process_values(samples.get(name), calls) for name in names}
+    return {name: process_values(samples.get(name), calls, process_statistic(name)) for name in names}
 
 
 def judge_all(names, results_dir, base, head, calls):
@@ -210,8 +216,8 @@ def judge_all(names, results_dir, base, head, calls):
     verdicts = []
     for name in names:
         try:
-            base_values = process_values(base_samples.get(name), calls)
-            head_values = process_values(head_samples.get(name), calls)
+            base_values = process_values(base_samples.get(name), calls, process_statistic(name))
+            head_values = process_values(head_samples.get(name), calls, process_statistic(name))
         except ValueError as error:
             missing = [label for label, found in (("BASE", base_samples), ("HEAD", head_samples)) if not found.get(name)]
             reason = f"no result for {' and '.join(missing)}" if missing else str(error)

@@ -1,0 +1,50 @@
+"""What the regression gate times: a product's time relative to numpy.dot's, in one process.
+
+This host's speed changes by 20-40% over seconds (docs/gate.md): benchmark
+processes a few seconds apart differ by that much, whatever they run. A
+contender and numpy.dot timed a fraction of a second apart in one process see
+the same speed, and numpy is pinned (asv.conf.json), so between two commits
+their ratio changes only with the contender. `make bench` leaves this module
+out: asv would show its ratios as seconds.
+"""
+
+from .common import contender, interleaved_speedup
+
+
+class _RelativeClock:
+    """asv's timer for RelativeTime: it reads the sum of the relative times recorded so far."""
+
+    def __init__(self):
+        self.reading = 0.0
+
+    def __call__(self):
+        return self.reading
+
+    def record(self, relative_time):
+        self.reading += relative_time
+
+
+class RelativeTime:
+    """Contender time / numpy.dot time over one alternating round, as an asv sample (< 1: faster)."""
+
+    params = [
+        ["original_50x100000x60", "square_1000", "square_2000", "tall_skinny_20000x256x32"],
+        [2],
+        ["float32", "float64"],
+        ["mpdot_shared", "mpdot_copied", "cydot_blocked"],
+    ]
+    param_names = ["shape", "workers", "dtype", "implementation"]
+    timer = _RelativeClock()
+    number = 1
+    repeat = 5
+    warmup_time = 0
+    timeout = 300
+    version = "1"
+
+    def setup(self, shape, workers, dtype, implementation):
+        self.compute = contender(implementation, shape, workers, dtype)
+        # Set up after the contender, so its BLAS thread limit is the one in force.
+        self.baseline = contender("numpy.dot", shape, workers, dtype)
+
+    def time_relative(self, shape, workers, dtype, implementation):
+        self.timer.record(1 / interleaved_speedup(self.compute, self.baseline, budget=0, at_least=1))
