@@ -258,24 +258,27 @@ def interleaved_speedup(function, baseline, budget=0.3, at_least=3, at_most=15, 
     that runs in another process times itself there: it has a
     ``median_seconds(calls)`` method.
     """
-    function_time = _side_seconds(function, 1)
-    baseline_time = _side_seconds(baseline, 1)
-    function_calls, baseline_calls = (
-        5 if seconds < quick_call else 1 for seconds in (function_time, baseline_time)
-    )
+    function_time = side_seconds(function, 1)
+    baseline_time = side_seconds(baseline, 1)
+    function_calls, baseline_calls = (calls_per_round(seconds, quick_call) for seconds in (function_time, baseline_time))
     # Timed as a round would time them, these calls are the first round.
     ratios = [baseline_time / function_time] if function_calls == baseline_calls == 1 else []
     started = timeit.default_timer()
     while len(ratios) < at_least or (
         len(ratios) < at_most and timeit.default_timer() - started < budget
     ):
-        function_time = _side_seconds(function, function_calls)
-        baseline_time = _side_seconds(baseline, baseline_calls)
+        function_time = side_seconds(function, function_calls)
+        baseline_time = side_seconds(baseline, baseline_calls)
         ratios.append(baseline_time / function_time)
     return statistics.median(ratios)
 
 
-def _side_seconds(side, calls):
+def calls_per_round(seconds, quick_call=0.02):
+    """How many calls a round times back to back on a side whose call took `seconds`."""
+    return 5 if seconds < quick_call else 1
+
+
+def side_seconds(side, calls):
     """Median time of `calls` calls of one side, started once this process's other threads are asleep."""
     wait_for_other_threads_to_sleep()
     if hasattr(side, "median_seconds"):
