@@ -49,7 +49,7 @@ calibrate: install
 	$(ASV) machine --yes
 	$(BIN)/python tools/calibrate_gate.py
 
-# make bisect on throwaway histories with one slowdown at a random commit (27-62 minutes a chain
+# make bisect on throwaway histories with one slowdown at a random commit (23 minutes a chain
 # with --bench square_1000 on a 2-CPU VM, docs/gate.md; more without it).
 calibrate-bisect: install
 	$(ASV) machine --yes

@@ -1,11 +1,11 @@
 """What the regression gate times: a product's time relative to numpy.dot's, in one process.
 
-This host's speed changes by 20-40% over seconds (docs/gate.md): benchmark
-processes a few seconds apart differ by that much, whatever they run. A
-contender and numpy.dot timed a fraction of a second apart in one process see
-the same speed, and numpy is pinned (asv.conf.json), so between two commits
-their ratio changes only with the contender. `make bench` leaves this module
-out: asv would show its ratios as seconds.
+This host's speed swings: at 1000³ benchmark processes a few seconds apart
+differ by 10-25%, whatever they run (docs/gate.md). A contender and numpy.dot
+timed a fraction of a second apart in one process see the same speed, and
+numpy is pinned (asv.conf.json), so between two commits their ratio changes
+only with the contender. `make bench` leaves this module out: asv would show
+its ratios as seconds.
 """
 
 import functools
@@ -34,7 +34,7 @@ class _RelativeClock:
 
 
 class RelativeTime:
-    """Contender time / numpy.dot time over one round of interleaved_speedup's, as an asv sample (< 1: faster)."""
+    """Contender time / numpy.dot time over one round as interleaved_speedup times it (< 1: faster)."""
 
     params = [
         ["original_50x100000x60", "square_1000", "square_2000", "tall_skinny_20000x256x32"],
@@ -58,4 +58,5 @@ class RelativeTime:
 
     def time_relative(self, shape, workers, dtype, implementation):
         compute_calls, baseline_calls = self.calls
-        self.timer.record(side_seconds(self.compute, compute_calls) / side_seconds(self.baseline, baseline_calls))
+        ratio = side_seconds(self.compute, compute_calls) / side_seconds(self.baseline, baseline_calls)
+        self.timer.record(ratio)

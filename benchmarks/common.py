@@ -260,7 +260,9 @@ def interleaved_speedup(function, baseline, budget=0.3, at_least=3, at_most=15, 
     """
     function_time = side_seconds(function, 1)
     baseline_time = side_seconds(baseline, 1)
-    function_calls, baseline_calls = (calls_per_round(seconds, quick_call) for seconds in (function_time, baseline_time))
+    function_calls, baseline_calls = (
+        calls_per_round(seconds, quick_call) for seconds in (function_time, baseline_time)
+    )
     # Timed as a round would time them, these calls are the first round.
     ratios = [baseline_time / function_time] if function_calls == baseline_calls == 1 else []
     started = timeit.default_timer()

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from threadpoolctl import threadpool_limits
 from asv.results import Results
 from asv.runner import BenchmarkResult
+from threadpoolctl import threadpool_limits
 
 from benchmarks import bench_gate, bench_pool
 

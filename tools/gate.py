@@ -4,8 +4,9 @@ Usage: python tools/gate.py BASE HEAD [--rounds N] [--stage-rounds M] [--max-pro
 
 Each gated benchmark runs in N fresh processes per commit, BASE and HEAD
 alternating round by round (asv run --interleave-rounds), each process timing
-CALLS calls; tools/verdict.py compares the processes of the two commits round by
-round. A regression is confirmed by M more processes per commit, and a
+CALLS calls, or for the products CALLS rounds of the contender against
+numpy.dot (benchmarks/bench_gate.py); tools/verdict.py compares the processes
+of the two commits round by round. A regression is confirmed by M more processes per commit, and a
 benchmark neither regressed nor shown unchanged is measured M more at a time,
 up to B processes per commit. Exit status: 0 if no gated benchmark regressed
 (inconclusive ones included), 1 if one did, 2 if one could not be measured (a
@@ -33,6 +34,8 @@ GATE_DIR = ROOT / ".asv" / "gate"
 
 GATED_SHAPES = ["original_50x100000x60", "square_1000", "square_2000", "tall_skinny_20000x256x32"]
 GATED_IMPLEMENTATIONS = ["mpdot_shared", "mpdot_copied", "cydot_blocked"]
+# The products as their time relative to numpy.dot's in the same process, where
+# the host's swings of speed cancel; the pool's own costs as times.
 GATED = [
     *(
         f"bench_gate.RelativeTime.time_relative({shape!r}, 2, {dtype!r}, {implementation!r})"
@@ -89,9 +92,9 @@ def main(argv=None):
     return status
 
 
-def add_stage_options(parser):
-    parser.add_argument("--rounds", type=int, default=ROUNDS, help="processes per commit, first stage")
-    parser.add_argument("--stage-rounds", type=int, default=STAGE_ROUNDS, help="processes per commit, later stages")
+def add_stage_options(parser, rounds=ROUNDS, stage_rounds=STAGE_ROUNDS):
+    parser.add_argument("--rounds", type=int, default=rounds, help="processes per commit, first stage")
+    parser.add_argument("--stage-rounds", type=int, default=stage_rounds, help="processes per commit, later stages")
     parser.add_argument("--max-processes", type=int, default=MAX_PROCESSES, help="per commit and benchmark, at most")
 
 

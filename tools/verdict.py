@@ -3,7 +3,8 @@
 The process is the unit of replication: on this machine a benchmark process is
 fast or slow for its whole life, so the samples of one process are not
 independent of each other. Each process times `calls` calls and contributes the
-fastest (noise only adds time). asv runs BASE and HEAD alternately, one process
+fastest (noise only adds time), or the median of `calls` relative times
+(`process_statistic`). asv runs BASE and HEAD alternately, one process
 of each benchmark per commit and round, so the i-th processes of the two commits
 ran a few seconds apart: the gate compares them in pairs, which cancels the
 machine's drift over minutes, with a Wilcoxon signed-rank test on the logarithm
