@@ -36,9 +36,9 @@ import verdict  # noqa: E402
 # part of it (docs/gate.md).
 TRACKED = 3
 # Processes per commit in a stage, here and in the confirmation: with relative
-# times every step of two calibration chains was decided in its first stage,
-# of 16 rounds and of 10 (docs/gate.md). 10 is the fewest whose signed-rank
-# test can reach the gate's p < 0.002.
+# times every step of three calibration chains was decided in its first stage,
+# of 16 rounds once and of 10 twice (docs/gate.md). 10 is the fewest whose
+# signed-rank test can reach the gate's p < 0.002.
 ROUNDS = 10
 
 

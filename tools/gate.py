@@ -6,9 +6,9 @@ Each gated benchmark runs in N fresh processes per commit, BASE and HEAD
 alternating round by round (asv run --interleave-rounds), each process timing
 CALLS calls, or for the products CALLS rounds of the contender against
 numpy.dot (benchmarks/bench_gate.py); tools/verdict.py compares the processes
-of the two commits round by round. A regression is confirmed by M more processes per commit, and a
-benchmark neither regressed nor shown unchanged is measured M more at a time,
-up to B processes per commit. Exit status: 0 if no gated benchmark regressed
+of the two commits round by round. A regression is confirmed by M more
+processes per commit, and a benchmark neither regressed nor shown unchanged is
+measured M more at a time, up to B processes per commit. Exit status: 0 if no gated benchmark regressed
 (inconclusive ones included), 1 if one did, 2 if one could not be measured (a
 build or benchmark failure). The rest of the suite is reported as advisory from
 `make bench`'s results and never fails the gate.
