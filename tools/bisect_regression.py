@@ -35,11 +35,6 @@ import verdict  # noqa: E402
 # early is one whose shift happened to read large, and a step then finds only
 # part of it (docs/gate.md).
 TRACKED = 3
-# Processes per commit in a stage, here and in the confirmation: with relative
-# times every step of three calibration chains was decided in its first stage,
-# of 16 rounds once and of 10 twice (docs/gate.md). 10 is the fewest whose
-# signed-rank test can reach the gate's p < 0.002.
-ROUNDS = 10
 
 
 class NotMeasured(Exception):
@@ -123,7 +118,7 @@ def main(argv=None):
     parser.add_argument("good")
     parser.add_argument("bad")
     parser.add_argument("--bench", default="", help="only gated benchmarks matching this regular expression")
-    gate.add_stage_options(parser, rounds=ROUNDS, stage_rounds=ROUNDS)
+    gate.add_stage_options(parser)
     args = parser.parse_args(argv)
     good, bad = gate.rev_parse(args.good), gate.rev_parse(args.bad)
     names = [name for name in gate.GATED if re.search(args.bench, name)]

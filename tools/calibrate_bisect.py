@@ -23,7 +23,6 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import bisect_regression  # noqa: E402
 import calibrate_gate  # noqa: E402
 import gate  # noqa: E402
 from calibrate_gate import git  # noqa: E402
@@ -37,7 +36,7 @@ def main(argv=None):
     parser.add_argument("--place", default="entry points", choices=list(calibrate_gate.INJECTIONS))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--bench", default="", help="passed to bisect: only gated benchmarks matching it")
-    gate.add_stage_options(parser, rounds=bisect_regression.ROUNDS, stage_rounds=bisect_regression.ROUNDS)
+    gate.add_stage_options(parser)
     args = parser.parse_args(argv)
     positions = random.Random(args.seed).choices(range(1, args.commits + 1), k=args.trials)
     rows = []

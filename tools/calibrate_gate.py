@@ -1,6 +1,6 @@
 """Measure the regression gate's false alarms and detection rate on this machine.
 
-Usage: python tools/calibrate_gate.py [--identical-runs 5] [--slowdowns 0.10 0.25] [GATE OPTIONS]
+Usage: python tools/calibrate_gate.py [--identical-runs 5] [--slowdowns 0.10 0.25] [--places PLACE ...] [GATE OPTIONS]
 
 In a temporary clone of the committed HEAD (your checkout is only read), this
 makes throwaway commits: one with identical code, and for each place and
@@ -75,6 +75,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--identical-runs", type=int, default=5)
     parser.add_argument("--slowdowns", type=float, nargs="*", default=[0.10, 0.25])
+    parser.add_argument("--places", nargs="*", default=list(INJECTIONS), choices=list(INJECTIONS))
     gate.add_stage_options(parser)
     args = parser.parse_args(argv)
 
@@ -86,7 +87,7 @@ def main(argv=None):
         runs = [(f"identical code, run {run + 1}", None, identical) for run in range(args.identical_runs)]
         runs += [
             (f"{slowdown:.0%} slower {place}", place, slow_commit(clone, base, place, slowdown))
-            for place in INJECTIONS
+            for place in args.places
             for slowdown in args.slowdowns
         ]
         rows = []

@@ -47,13 +47,14 @@ GATED = [
     *(f"bench_pool.PoolStart.time_start_compute_close({method!r})" for method in ("fork", "forkserver", "spawn")),
 ]
 
-# Chosen by tools/calibrate_gate.py (docs/gate.md): processes
-# per commit in the first stage, in each later one, and at most.
-ROUNDS = 16
-STAGE_ROUNDS = 16
+# Processes per commit in the first stage, in each later one, and at most. 10
+# is the fewest whose signed-rank test can reach p < 0.002; with relative times
+# every bisect step of three calibration chains was decided in its first stage
+# of 10 or 16, and a gate process costs ~2.7 s here (docs/gate.md).
+ROUNDS = 10
+STAGE_ROUNDS = 10
 MAX_PROCESSES = 64
 CALLS = 5
-WARMUP_SECONDS = 0.1
 # glibc adapts its mmap threshold to what a process has freed, so whether a
 # large temporary is mapped and faulted in afresh on every call depends on the
 # process's history. Fixed thresholds halved the spread between processes of
@@ -92,9 +93,9 @@ def main(argv=None):
     return status
 
 
-def add_stage_options(parser, rounds=ROUNDS, stage_rounds=STAGE_ROUNDS):
-    parser.add_argument("--rounds", type=int, default=rounds, help="processes per commit, first stage")
-    parser.add_argument("--stage-rounds", type=int, default=stage_rounds, help="processes per commit, later stages")
+def add_stage_options(parser):
+    parser.add_argument("--rounds", type=int, default=ROUNDS, help="processes per commit, first stage")
+    parser.add_argument("--stage-rounds", type=int, default=STAGE_ROUNDS, help="processes per commit, later stages")
     parser.add_argument("--max-processes", type=int, default=MAX_PROCESSES, help="per commit and benchmark, at most")
 
 
@@ -146,7 +147,6 @@ def run(config, commits, names, rounds, append):
         sys.executable, "-m", "asv", "run", "--config", str(config), "--show-stderr",
         "--interleave-rounds", "--record-samples", *(["--append-samples"] if append else []),
         "-a", f"rounds={rounds}", "-a", f"repeat={CALLS}", "-a", "number=1",
-        "-a", f"warmup_time={WARMUP_SECONDS}",
         *(argument for name in names for argument in ("--bench", f"^{re.escape(name)}$")),
         f"HASHFILE:{hashes}",
     ]
