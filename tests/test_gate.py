@@ -17,6 +17,7 @@ from benchmarks import bench_gate, bench_pool
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
+import calibrate_gate  # noqa: E402
 import gate  # noqa: E402
 import verdict  # noqa: E402
 
@@ -260,6 +261,15 @@ def test_a_relative_time_is_recorded_as_the_sample_asv_reads():
         before = benchmark.timer()
         benchmark.time_relative(*parameters)
     assert 0.1 < benchmark.timer() - before < 10  # cydot's time over numpy.dot's, about 1
+
+
+@pytest.mark.parametrize("place", list(calibrate_gate.INJECTIONS))
+def test_calibration_counts_each_gated_product_as_slowed_in_its_own_package(place):
+    products = [name for name in gate.GATED if name.startswith("bench_gate.")]
+    assert [calibrate_gate.affected_by(name, place) for name in products] == [
+        "cydot" if "cydot" in name else "mpdot" for name in products
+    ]
+    assert {calibrate_gate.affected_by(name, None) for name in gate.GATED} == {None}
 
 
 def test_each_gated_pattern_selects_only_its_benchmark():
