@@ -49,8 +49,8 @@ GATED = [
 
 # Processes per commit in the first stage, in each later one, and at most. 10
 # is the fewest whose signed-rank test can reach p < 0.002; with relative times
-# every bisect step of three calibration chains was decided in its first stage
-# of 10 or 16, and a gate process costs ~2.7 s here (docs/gate.md).
+# a gate process costs ~2 s here, and stages of 10 decided every bisect step and
+# flagged a 10% slowdown on every product (docs/gate.md).
 ROUNDS = 10
 STAGE_ROUNDS = 10
 MAX_PROCESSES = 64
