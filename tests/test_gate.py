@@ -265,9 +265,8 @@ def test_a_relative_time_is_recorded_as_the_sample_asv_reads():
 
 @pytest.mark.parametrize("place", list(calibrate_gate.INJECTIONS))
 def test_calibration_counts_each_gated_product_as_slowed_in_its_own_package(place):
-    products = [name for name in gate.GATED if name.startswith("bench_gate.")]
-    assert [calibrate_gate.affected_by(name, place) for name in products] == [
-        "cydot" if "cydot" in name else "mpdot" for name in products
+    assert [calibrate_gate.affected_by(name, place) for name in gate.PRODUCTS] == [
+        "cydot" if "cydot" in name else "mpdot" for name in gate.PRODUCTS
     ]
     assert {calibrate_gate.affected_by(name, None) for name in gate.GATED} == {None}
 

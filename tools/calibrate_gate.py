@@ -143,7 +143,7 @@ def affected_by(name, place):
     """Which package's slowdown at `place` a gated benchmark measures: "mpdot", "cydot", "partly" or None."""
     if place is None:
         return None
-    if "time_relative" in name:
+    if name in gate.PRODUCTS:
         return "cydot" if "cydot" in name else "mpdot"
     if place == "entry points":
         # A round trip is one Pool.dot; a pool start is mostly starting processes.

@@ -8,10 +8,10 @@ CALLS calls, or for the products CALLS rounds of the contender against
 numpy.dot (benchmarks/bench_gate.py); tools/verdict.py compares the processes
 of the two commits round by round. A regression is confirmed by M more
 processes per commit, and a benchmark neither regressed nor shown unchanged is
-measured M more at a time, up to B processes per commit. Exit status: 0 if no gated benchmark regressed
-(inconclusive ones included), 1 if one did, 2 if one could not be measured (a
-build or benchmark failure). The rest of the suite is reported as advisory from
-`make bench`'s results and never fails the gate.
+measured M more at a time, up to B processes per commit. Exit status: 0 if no
+gated benchmark regressed (inconclusive ones included), 1 if one did, 2 if one
+could not be measured (a build or benchmark failure). The rest of the suite is
+reported as advisory from `make bench`'s results and never fails the gate.
 """
 
 import argparse
@@ -35,14 +35,16 @@ GATE_DIR = ROOT / ".asv" / "gate"
 GATED_SHAPES = ["original_50x100000x60", "square_1000", "square_2000", "tall_skinny_20000x256x32"]
 GATED_IMPLEMENTATIONS = ["mpdot_shared", "mpdot_copied", "cydot_blocked"]
 # The products as their time relative to numpy.dot's in the same process, where
-# the host's swings of speed cancel; the pool's own costs as times.
+# the host's swings of speed cancel.
+PRODUCTS = [
+    f"bench_gate.RelativeTime.time_relative({shape!r}, 2, {dtype!r}, {implementation!r})"
+    for implementation in GATED_IMPLEMENTATIONS
+    for shape in GATED_SHAPES
+    for dtype in ("float32", "float64")
+]
+# The pool's own costs as times.
 GATED = [
-    *(
-        f"bench_gate.RelativeTime.time_relative({shape!r}, 2, {dtype!r}, {implementation!r})"
-        for implementation in GATED_IMPLEMENTATIONS
-        for shape in GATED_SHAPES
-        for dtype in ("float32", "float64")
-    ),
+    *PRODUCTS,
     *(f"bench_pool.RoundTrip.time_round_trip({inputs!r})" for inputs in ("shared", "copied")),
     *(f"bench_pool.PoolStart.time_start_compute_close({method!r})" for method in ("fork", "forkserver", "spawn")),
 ]
