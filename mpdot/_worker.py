@@ -12,18 +12,21 @@ from threadpoolctl import ThreadpoolController
 
 from ._kernels import KERNELS
 from ._shared import AttachedSegments, inherited, release_inherited_segments
+from ._slices import slices
 
 
-def serve(connection, inherited_fds, cpu):
-    """Answer block requests on `connection` until a ``None`` request arrives or it closes.
+def serve(connection, index, count, cpu, inherited_fds):
+    """Answer requests on `connection` until a ``None`` request arrives or it closes.
 
-    A request is ``(kernel, a, b, out, forget, new)``: three shared-array
-    descriptions, the keys of segments the parent has freed, and the
-    ``(key, nbytes)`` of segments this worker has not mapped yet, whose
-    descriptors follow the request. The reply is ``None`` on success or the
-    exception the kernel raised. `inherited_fds` are the parent's pipe ends a
-    forked worker must close so that the parent's death reaches it. `cpu`,
-    unless None, is the one CPU this worker runs on.
+    A request is ``(kernel, along_inner, a, b, target, forget, new)``: every
+    worker gets the same one and computes its own share of ``target = a @ b``
+    (see `own_block`; it is worker `index` of `count`). `a`, `b` and `target`
+    are shared-array descriptions, `forget` the keys of segments the parent has
+    freed, and `new` the ``(key, nbytes)`` of segments this worker has not
+    mapped yet, whose descriptors follow the request. The reply is ``None`` on
+    success or the exception raised. `cpu`, unless None, is the one CPU this
+    worker runs on; `inherited_fds` are the parent's pipe ends a forked worker
+    must close so that the parent's death reaches it.
     """
     for fd in inherited_fds:
         os.close(fd)
@@ -37,32 +40,64 @@ def serve(connection, inherited_fds, cpu):
     blas_controller().limit(limits=1, user_api="blas")
     _idle_other_threads()
     segments = AttachedSegments()
+    # A request repeated byte for byte (the same operands, nothing to map or
+    # unmap) reuses the blocks viewed for the last one.
+    last_request = work = None
     while True:
         try:
-            request = receive(connection)
+            request = connection.recv_bytes()
         except EOFError:  # the parent died without closing the pool
             break
-        if request is None:
-            break
-        kernel, a, b, out, forget, new = request
-        segments.forget(forget)
-        fds = receive_fds(connection, len(new)) if new else []
+        if request != last_request:
+            last_request = work = None  # no view may outlive its segment's unmapping
+            message = pickle.loads(request)
+            if message is None:
+                break
+            kernel, along_inner, a, b, target, forget, new = message
+            segments.forget(forget)
+            fds = receive_fds(connection, len(new)) if new else []
         try:
-            segments.attach(new, fds)
-            KERNELS[kernel](segments.view(a), segments.view(b), segments.view(out))
+            if work is None:
+                segments.attach(new, fds)
+                arrays = (segments.view(description) for description in (a, b, target))
+                work = functools.partial(KERNELS[kernel], *own_block(*arrays, along_inner, index, count))
+                if not new and not inherited:
+                    last_request = request
+            work()
         except Exception as error:  # the parent re-raises it
             send(connection, error)
         else:
-            send(connection, None)
+            connection.send_bytes(_DONE)
         inherited.clear()  # only the call that forked this worker used them
+    work = None
     segments.close()
+
+
+def own_block(a, b, target, along_inner, index, count):
+    """Worker `index`'s share of ``target = a @ b`` among `count`: ``(a, b, out)`` of its block.
+
+    A block of rows of `a` and `target`; or, `along_inner`, a slice of the inner
+    dimension whose partial product goes to ``target[index]``.
+    """
+    if along_inner:
+        part = slices(a.shape[1], count)[index]
+        return a[:, part], b[part], target[index]
+    part = slices(a.shape[0], count)[index]
+    return a[part], b, target[part]
 
 
 # Requests and replies hold only names, shapes and exceptions: plain pickle
 # suffices, and spares the 2 µs per message that Connection.send's pickler
 # (which can also pass file descriptors) costs.
 def send(connection, message):
-    connection.send_bytes(pickle.dumps(message, pickle.HIGHEST_PROTOCOL))
+    connection.send_bytes(encode(message))
+
+
+def encode(message):
+    return pickle.dumps(message, pickle.HIGHEST_PROTOCOL)
+
+
+_DONE = encode(None)
 
 
 def receive(connection):

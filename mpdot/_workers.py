@@ -1,4 +1,4 @@
-"""Worker processes and their pipes: start, send blocks, gather replies, notice deaths."""
+"""Worker processes and their pipes: start, send each product to all, gather replies, notice deaths."""
 
 import collections
 import multiprocessing.process
@@ -6,7 +6,7 @@ import os
 import selectors
 
 from ._shared import describe, inherited, release_listeners, segment_of
-from ._worker import blas_controller, receive, send, send_fds, serve
+from ._worker import blas_controller, encode, receive, send, send_fds, serve
 
 # How long close() lets a worker finish before terminating it.
 _CLOSE_TIMEOUT = 2.0
@@ -61,9 +61,10 @@ class Workers:
         # Every worker's pipe and sentinel, registered once: a wait took 8-15 µs
         # with a selector built for it (multiprocessing.connection.wait), 2.6 µs so.
         self._selector = None
-        # Per worker: the segments it has mapped, and those freed since its last request.
-        self._mapped = [set() for _ in range(count)]
-        self._freed = [collections.deque() for _ in range(count)]
+        # The segments the workers have mapped (every worker gets every
+        # request), and those freed since the last request.
+        self._mapped = set()
+        self._freed = collections.deque()
         self._interrupted = False
         self._served = False  # whether the workers have answered a request
         # A process forked from the owner (os.fork, a fork pool) inherits these
@@ -72,10 +73,9 @@ class Workers:
         release_listeners.add(self)
 
     def segment_released(self, key):
-        for mapped, freed in zip(self._mapped, self._freed):
-            if key in mapped:
-                mapped.discard(key)
-                freed.append(key)
+        if key in self._mapped:
+            self._mapped.discard(key)
+            self._freed.append(key)
 
     @property
     def broken(self):
@@ -101,9 +101,11 @@ class Workers:
         """Whether the next run forks the workers, which then inherit its plain arrays."""
         return self._forks and not self.started
 
-    def run(self, kernel, blocks):
-        """Compute ``out = a @ b`` for each ``(a, b, out)`` block, one per worker.
+    def run(self, kernel, a, b, target, along_inner=False):
+        """Compute ``target = a @ b``, each worker its own block (see `own_block`).
 
+        Split by rows of `a` and `target`, or `along_inner`: worker i then writes
+        its slice of the inner dimension's partial product into ``target[i]``.
         The arrays live in shared memory, except that the call which forks the
         workers may pass plain arrays: the workers inherit them.
         """
@@ -115,16 +117,13 @@ class Workers:
         if self._interrupted:
             raise BrokenPoolError("a worker died or a call was interrupted; create a new Pool")
         try:
+            arrays = (a, b, target)
             if not self.started:
                 if self._forks:
-                    inherited.update((id(x), x) for block in blocks for x in block if segment_of(x) is None)
+                    inherited.update((id(x), x) for x in arrays if segment_of(x) is None)
                 self._start()
-            for index, block in enumerate(blocks):
-                try:
-                    self._send_block(index, kernel, block)
-                except OSError:
-                    raise self._died(index) from None
-            replies = self._gather(range(len(blocks)))
+            self._send(kernel, along_inner, arrays)
+            replies = self._gather()
             self._served = True
         except BaseException:
             # Replies may still be on their way: the pipes can't be trusted again.
@@ -136,28 +135,38 @@ class Workers:
             if error is not None:
                 raise error
 
-    def _send_block(self, index, kernel, block):
-        """Send worker `index` its block, then the descriptors of segments it has not mapped yet."""
-        mapped = self._mapped[index]
-        segments = [segment_of(array) for array in block]
-        new = {s.key: s for s in segments if s is not None and s.key not in mapped}
-        forget = _drain(self._freed[index])
-        described = [describe(array, segment) for array, segment in zip(block, segments)]
-        send(self._connections[index], (kernel, *described, forget, [(s.key, s.nbytes) for s in new.values()]))
-        if new:
-            send_fds(self._connections[index], [segment.fd for segment in new.values()])
-            mapped.update(new)
+    def _send(self, kernel, along_inner, arrays):
+        """Send every worker the request, then the descriptors of segments they have not mapped yet.
+
+        The request is pickled once: each worker finds its own block in it.
+        """
+        segments = [segment_of(array) for array in arrays]
+        new = {s.key: s for s in segments if s is not None and s.key not in self._mapped}
+        described = [describe(array, segment) for array, segment in zip(arrays, segments)]
+        forget = _drain(self._freed)
+        request = encode((kernel, along_inner, *described, forget, [(s.key, s.nbytes) for s in new.values()]))
+        for index, connection in enumerate(self._connections):
+            try:
+                connection.send_bytes(request)
+                if new:
+                    send_fds(connection, [segment.fd for segment in new.values()])
+            except OSError:
+                raise self._died(index) from None
+        self._mapped.update(new)
 
     def _start(self):
         if self._forks:
             blas_controller()
-        for cpu in self._cpus:
+        for index, cpu in enumerate(self._cpus):
             parent_end, worker_end = self._context.Pipe()
             # A forked worker inherits the parent's end of every pipe; it must
             # close them, or no worker sees end-of-file when the parent dies.
             parent_fds = [c.fileno() for c in (*self._connections, parent_end)] if self._forks else []
             process = self._context.Process(
-                target=serve, args=(worker_end, parent_fds, cpu), name=_WORKER_NAME, daemon=True
+                target=serve,
+                args=(worker_end, index, len(self._cpus), cpu, parent_fds),
+                name=_WORKER_NAME,
+                daemon=True,
             )
             process.start()
             worker_end.close()
@@ -168,10 +177,10 @@ class Workers:
             self._selector.register(connection, selectors.EVENT_READ, (index, connection))
             self._selector.register(process.sentinel, selectors.EVENT_READ, (index, None))
 
-    def _gather(self, indices):
-        """One reply from each worker in `indices`; BrokenPoolError if any worker dies first."""
+    def _gather(self):
+        """One reply from each worker; BrokenPoolError if any worker dies first."""
         replies = {}
-        while len(replies) < len(indices):
+        while len(replies) < len(self._connections):
             ready = [key.data for key, _ in self._selector.select()]
             for index, connection in ready:
                 if connection is not None:
@@ -182,7 +191,7 @@ class Workers:
             for index, connection in ready:
                 if connection is None:  # a sentinel: that worker has exited
                     raise self._died(index)
-        return [replies[i] for i in indices]
+        return list(replies.values())
 
     def _died(self, index):
         process = self._processes[index]

@@ -146,6 +146,20 @@ def test_shared_inputs_and_out_are_used_in_place(dot):
     assert_matches_numpy(out, a, b)
 
 
+@pytest.mark.parametrize("m, k, n", [(40, 30, 20), (3, 5000, 4)], ids=["rows", "along-k"])
+def test_a_repeated_request_reads_the_operands_new_values(pool, m, k, n):
+    # Workers keep their views of the blocks of a request sent again byte for byte.
+    a, b = (mpdot.asarray(x) for x in operands(m, k, n))
+    out = mpdot.empty((m, n))
+    for seed in range(3):
+        a[...] = random_array(a.shape, float, seed)
+        b[-1] = seed
+        for kernel in ("blas", "blas", "naive", "naive"):
+            out[...] = np.nan
+            assert pool.dot(a, b, out=out, kernel=kernel) is out
+            assert_matches_numpy(out, a, b)
+
+
 @pytest.mark.parametrize("dtype", [np.float64, np.float32, np.int64, np.complex128, np.float16])
 def test_splitting_along_k_matches_numpy(dot, dtype):
     a, b = operands(3, 5000, 4, dtype)  # a short, wide a: workers take slices of k
