@@ -32,6 +32,11 @@ def main(argv=None):
     parser.add_argument("--idle-calls", type=int, default=100)
     parser.add_argument("--idle", type=float, default=0.02, help="seconds asleep before each idle call")
     args = parser.parse_args(argv)
+    for option in ("runs", "calls", "idle_calls"):
+        if getattr(args, option) < 1:
+            parser.error(f"--{option.replace('_', '-')} must be at least 1, got {getattr(args, option)}")
+    if args.idle < 0:
+        parser.error(f"--idle must be 0 or more seconds, got {args.idle}")
     _pool.MIN_WORKER_FLOPS = 0
     print(f"64³ round trip, µs (back to back | after {args.idle * 1e3:g} ms idle), OpenBLAS {openblas_kernels()}")
     for workers in args.workers:
