@@ -1,5 +1,7 @@
 """Waiting for this process's other threads to sleep: OpenBLAS's helpers spin ~0.1 s after a call.
 
+`make` shortens that spin to ~10 ms (OPENBLAS_THREAD_TIMEOUT, Makefile).
+
 Imports nothing from the suite, so a helper process run as a script can use it too.
 """
 

@@ -45,6 +45,19 @@ def test_make_bench_leaves_out_only_the_gates_relative_times():
     assert re.search(suite, "bench_dot.Dot.time_dot('square_1000', 2, 'float64', 'mpdot_shared')")
 
 
+@pytest.mark.parametrize("preset, spin", [(None, "24"), ("20", "20")])
+def test_make_shortens_openblas_helpers_spin_unless_it_is_set(preset, spin, monkeypatch):
+    if preset is None:
+        monkeypatch.delenv("OPENBLAS_THREAD_TIMEOUT", raising=False)
+    else:
+        monkeypatch.setenv("OPENBLAS_THREAD_TIMEOUT", preset)
+    completed = subprocess.run(
+        ["make", "-s", "--eval=spin: ; @echo $$OPENBLAS_THREAD_TIMEOUT", "spin"],
+        cwd=ROOT, capture_output=True, text=True,
+    )
+    assert completed.stdout.strip() == spin, completed.stderr
+
+
 @pytest.mark.parametrize("name", list(common.CONTENDERS))
 def test_every_contender_computes_the_product(name):
     with threadpool_limits(limits=None):  # numpy.dot's contender sets this process's BLAS threads

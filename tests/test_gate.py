@@ -277,6 +277,14 @@ def test_each_gated_pattern_selects_only_its_benchmark():
         assert [other for other in every if re.search(f"^{re.escape(name)}$", other)] == [name]
 
 
+def test_the_gate_runs_the_benchmarks_with_openblas_default_spin_and_its_glibc_tunables(monkeypatch):
+    monkeypatch.setenv("GLIBC_TUNABLES", "glibc.malloc.arena_max=2")
+    monkeypatch.setenv("OPENBLAS_THREAD_TIMEOUT", "24")  # as the suite alone would set it
+    environment = gate.benchmark_environment()
+    assert environment["OPENBLAS_THREAD_TIMEOUT"] == "28"
+    assert environment["GLIBC_TUNABLES"] == "glibc.malloc.arena_max=2:" + gate.GLIBC_TUNABLES
+
+
 def test_make_compare_runs_the_gate_on_base_and_head():
     completed = subprocess.run(["make", "-n", "compare", "BASE=v0"], cwd=ROOT, capture_output=True, text=True)
     assert completed.returncode == 0, completed.stderr
