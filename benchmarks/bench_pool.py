@@ -48,7 +48,7 @@ def round_trip(inputs):
 class RoundTrip:
     """One 64³ product sent to two workers, though mpdot would compute it in the caller.
 
-    This is the per-call overhead every product pays; the target is ≤ 150 µs.
+    This is the per-call overhead every product pays (its figures: docs/mpdot.md).
     """
 
     params = [["shared", "copied"]]
