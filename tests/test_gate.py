@@ -279,7 +279,7 @@ def test_each_gated_pattern_selects_only_its_benchmark():
 
 def test_the_gate_runs_the_benchmarks_with_openblas_default_spin_and_its_glibc_tunables(monkeypatch):
     monkeypatch.setenv("GLIBC_TUNABLES", "glibc.malloc.arena_max=2")
-    monkeypatch.setenv("OPENBLAS_THREAD_TIMEOUT", "24")  # as the suite alone would set it
+    monkeypatch.setenv("OPENBLAS_THREAD_TIMEOUT", "24")  # as `make` sets it
     environment = gate.benchmark_environment()
     assert environment["OPENBLAS_THREAD_TIMEOUT"] == "28"
     assert environment["GLIBC_TUNABLES"] == "glibc.malloc.arena_max=2:" + gate.GLIBC_TUNABLES
