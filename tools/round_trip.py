@@ -10,6 +10,7 @@ product pays. The direct check beside the suite's RoundTrip benchmark.
 """
 
 import argparse
+import functools
 import statistics
 import sys
 import time
@@ -52,25 +53,23 @@ def round_trips(workers, inputs, args):
     if inputs == "shared":
         a, b, out = mpdot.asarray(a), mpdot.asarray(b), mpdot.empty((64, 64))
     with mpdot.Pool(workers) as pool:
+        product = functools.partial(pool.dot, a, b, out=out)
         for _ in range(min(200, args.calls)):
-            pool.dot(a, b, out=out)
+            product()
         return [
-            (
-                median_microseconds(pool.dot, (a, b, out), args.calls, 0.0),
-                median_microseconds(pool.dot, (a, b, out), args.idle_calls, args.idle),
-            )
+            (median_microseconds(product, args.calls, 0.0), median_microseconds(product, args.idle_calls, args.idle))
             for _ in range(args.runs)
         ]
 
 
-def median_microseconds(dot, operands, calls, idle):
-    a, b, out = operands
+def median_microseconds(product, calls, idle):
+    """The median time of `calls` calls of `product`, each after `idle` seconds asleep, in µs."""
     times = []
     for _ in range(calls):
         if idle:
             time.sleep(idle)
         start = time.perf_counter()
-        dot(a, b, out=out)
+        product()
         times.append(time.perf_counter() - start)
     return statistics.median(times) * 1e6
 
