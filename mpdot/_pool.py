@@ -15,9 +15,14 @@ from ._operands import check_count, check_operands, overlaps
 from ._shared import SharedMemoryError, SharedSegment, segment_of
 from ._workers import Workers
 
-# Below about 200³ a product runs in the caller: one numpy.dot there is faster
-# than the ~0.1 ms round trip to the workers.
-MIN_WORKER_FLOPS = 2 * 200**3
+# Smaller products (2·m·k·n operations) run in the caller. numpy.dot computes
+# float and complex products with BLAS on every CPU, which the workers only
+# come near from about 512³ (0.93-0.99× it up to 800³ on 2 CPUs, 0.5× at 200³);
+# other dtypes (integers, float16, bool), and the naive kernel, on one thread,
+# which two workers beat by 1.7-1.9× from 128³ (docs/mpdot.md).
+MIN_WORKER_FLOPS = 2 * 512**3
+MIN_WORKER_FLOPS_WITHOUT_BLAS = 2 * 128**3
+_BLAS_DTYPES = "fdFD"
 
 # Splitting along k is for a small output and a long inner dimension (the
 # original answer's 50×100000 @ 100000×60): row blocks would each read all of b.
@@ -107,7 +112,7 @@ class Pool:
         flops = 2 * m * k * n
         # A closed pool refuses every product, even one it would compute in the caller.
         self._check_open()
-        if flops == 0 or flops < MIN_WORKER_FLOPS:
+        if flops == 0 or flops < _min_worker_flops(dtype, kernel):
             return dot_in_caller(a, b, out, dtype, kernel)
         with self._lock:
             self._check_open()
@@ -197,6 +202,13 @@ def dot_in_caller(a, b, out, dtype, kernel):
     if target is not out:
         out[...] = target
     return out
+
+
+def _min_worker_flops(dtype, kernel):
+    """The smallest product worth sending to the workers: later for what BLAS threads compute."""
+    if kernel == "blas" and dtype.char in _BLAS_DTYPES:
+        return MIN_WORKER_FLOPS
+    return MIN_WORKER_FLOPS_WITHOUT_BLAS
 
 
 def _splits_along_k(m, k, n, dtype, nprocesses):

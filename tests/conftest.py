@@ -14,6 +14,7 @@ START_METHODS = ["fork", "forkserver", "spawn"]
 def workers_for_every_size(monkeypatch):
     """Send even tiny products to the workers, so small test shapes exercise them."""
     monkeypatch.setattr("mpdot._pool.MIN_WORKER_FLOPS", 0)
+    monkeypatch.setattr("mpdot._pool.MIN_WORKER_FLOPS_WITHOUT_BLAS", 0)
 
 
 @pytest.fixture(scope="session")

@@ -188,6 +188,27 @@ def test_small_products_run_in_the_caller(monkeypatch):
         assert pool._workers._processes == []
 
 
+@pytest.mark.parametrize(
+    "dtype, kernel, on_workers",
+    [
+        (np.float64, "blas", False),
+        (np.complex64, "blas", False),
+        (np.int64, "blas", True),
+        (np.float16, "blas", True),
+        (np.float64, "naive", True),
+    ],
+)
+def test_only_products_numpy_runs_on_blas_threads_wait_for_the_larger_threshold(
+    monkeypatch, dtype, kernel, on_workers
+):
+    monkeypatch.setattr("mpdot._pool.MIN_WORKER_FLOPS", 10**9)
+    monkeypatch.setattr("mpdot._pool.MIN_WORKER_FLOPS_WITHOUT_BLAS", 1)
+    with mpdot.Pool(2) as pool:
+        a, b = operands(30, 30, 30, dtype)
+        assert_matches_numpy(pool.dot(a, b, kernel=kernel), a, b)
+        assert bool(pool._workers._processes) == on_workers
+
+
 def test_forked_workers_inherit_the_first_calls_inputs():
     a, b = operands(40, 30, 20)
     with mpdot.Pool(2, start_method="fork") as pool:

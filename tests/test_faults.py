@@ -118,7 +118,7 @@ def run_script(body, **kwargs):
         """
         import os, sys, numpy as np, mpdot
         import mpdot._pool
-        mpdot._pool.MIN_WORKER_FLOPS = 0
+        mpdot._pool.MIN_WORKER_FLOPS = mpdot._pool.MIN_WORKER_FLOPS_WITHOUT_BLAS = 0
         """
     ) + textwrap.dedent(body)
     return subprocess.Popen(
