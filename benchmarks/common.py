@@ -150,14 +150,20 @@ class MpdotShared(MpdotPersistent):
 
 
 class MpdotCopied(MpdotPersistent):
-    """Plain numpy inputs, copied into the pool's shared buffers on every call."""
+    """Plain numpy inputs and out: the inputs are copied into the pool's shared buffers, the result out of one.
+
+    `out` is allocated once, as numpy.dot's is: faulting in a new result's
+    pages took 0.4 ms a call at 256³ in float64 on a Zen 3 VM, beside 0.54 ms
+    for numpy.dot itself.
+    """
 
     def __init__(self, shape, workers, dtype):
         super().__init__(shape, workers, dtype)
+        self.out = np.empty((self.a.shape[0], self.b.shape[1]), dtype)
         self()  # start the workers and allocate the buffers
 
     def __call__(self):
-        return self.pool.dot(self.a, self.b)
+        return self.pool.dot(self.a, self.b, out=self.out)
 
 
 class OriginalAnswer(Contender):
