@@ -31,7 +31,7 @@ class Dot(_Product):
     """Wall time of one product (asv's default timer: worker processes' time included)."""
 
     repeat = (5, 25, 2.0)
-    version = "2"  # 1 timed mpdot_copied allocating a new result every call, numpy.dot not
+    version = "2"  # 1 had mpdot_copied and a pool per call allocate a new result every call, numpy.dot not
 
     def time_dot(self, shape, workers, dtype, implementation):
         self.compute()
@@ -52,7 +52,7 @@ class SpeedupOverNumpy(_Product):
         [name for name in CONTENDERS if name != "numpy.dot"],
     ]
     # 1 timed single calls, without waiting for OpenBLAS's threads to sleep;
-    # 2 mpdot_copied allocating a new result every call, numpy.dot not.
+    # 2 had mpdot_copied and a pool per call allocate a new result every call, numpy.dot not.
     version = "3"
 
     def setup(self, shape, workers, dtype, implementation):

@@ -12,6 +12,7 @@ from threadpoolctl import threadpool_info, threadpool_limits
 
 import cydot._api
 import cydot._levels
+import mpdot._workers
 from benchmarks import bench_cydot, bench_dot, bench_memory, bench_peers, bench_pool, common, openblas_kernels
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -72,6 +73,18 @@ def test_shared_inputs_are_skipped_where_mpdot_computes_in_the_caller(monkeypatc
     monkeypatch.undo()  # mpdot's own threshold, not conftest's 0
     with pytest.raises(common.SkipNotImplemented, match="in the caller"):
         common.CONTENDERS["mpdot_shared"]("square_64", 2, "float64")
+
+
+def test_pool_start_sends_its_product_to_the_workers(monkeypatch):
+    monkeypatch.setattr("mpdot._pool.MIN_WORKER_FLOPS", mpdot.MIN_WORKER_FLOPS)  # 256³ in the caller
+    starts = []
+    start = mpdot._workers.Workers._start
+    monkeypatch.setattr(mpdot._workers.Workers, "_start", lambda self: starts.append(self) or start(self))
+    benchmark = bench_pool.PoolStart()
+    benchmark.setup("fork")
+    benchmark.time_start_compute_close("fork")
+    benchmark.teardown("fork")
+    assert len(starts) == 1
 
 
 @pytest.mark.skipif(
