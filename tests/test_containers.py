@@ -15,10 +15,13 @@ import time
 import pytest
 from test_faults import assert_gone, shm_segments
 
+# Every product goes to the workers, however small, as in the other tests (conftest.py).
 PRELUDE = """
 import gc, os, sys, threading, warnings
 import numpy as np
 import mpdot
+import mpdot._pool
+mpdot._pool.MIN_WORKER_FLOPS = mpdot._pool.MIN_WORKER_FLOPS_WITHOUT_BLAS = 0
 rng = np.random.default_rng(0)
 
 def check(result, expected):
@@ -161,6 +164,7 @@ def test_kill_9_of_the_whole_process_group_leaves_nothing(start_method, tmp_path
         [sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, start_new_session=True, env=env
     )
     pids = [int(pid) for pid in process.stdout.readline().split()]
+    assert len(pids) == 2
     time.sleep(0.3)
     os.killpg(process.pid, signal.SIGKILL)  # the OOM killer, docker kill, a CI time-out
     process.wait(timeout=30)
@@ -176,6 +180,7 @@ def test_a_forked_child_of_a_process_that_used_mpdot_gets_its_own_workers():
         a = mpdot.asarray(rng.random((300, 300)))
         check(mpdot.dot(a, a, nprocesses=2), np.asarray(a) @ np.asarray(a))
         parents = [p.pid for p in mpdot._default._pool._workers._processes]
+        assert len(parents) == 2
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)  # 3.12+: fork of a threaded process
             child = os.fork()
