@@ -103,9 +103,11 @@ class Pool:
 
         kernel: ``"blas"`` (numpy.dot per block) or ``"naive"`` (the original
         per-column multiply-and-sum). `out`, if given, must be C-contiguous with
-        the result's shape and dtype; it may overlap `a` or `b`. If the shared
-        buffers for plain operands cannot be reserved, the product is computed
-        in this process, with a RuntimeWarning saying why.
+        the result's shape and dtype; it may overlap `a` or `b`. Products under
+        `MIN_WORKER_FLOPS` (`MIN_WORKER_FLOPS_WITHOUT_BLAS` for those computed
+        without BLAS: integers, float16, the naive kernel) are computed in this
+        process, where they are faster. So are those whose shared buffers for
+        plain operands cannot be reserved, with a RuntimeWarning saying why.
         """
         a, b, dtype = check_operands(a, b, out, kernel, KERNELS)
         (m, k), n = a.shape, b.shape[1]
