@@ -3,8 +3,9 @@
 import os
 import threading
 
-from ._operands import check_count
-from ._pool import Pool, available_cpus
+from ._kernels import KERNELS
+from ._operands import check_count, check_operands
+from ._pool import Pool, available_cpus, dot_in_caller
 
 _lock = threading.Lock()
 _pool = None
@@ -25,7 +26,13 @@ def dot(a, b, nprocesses=None, out=None, kernel="blas"):
 
     The workers are kept between calls (and restarted if `nprocesses` changes or
     one died), so only the first call pays for starting them. See `Pool.dot`.
+    On one CPU, unless `nprocesses` is given, the product is computed in this
+    process: a worker would compute the same after a round trip, and a copy of
+    plain inputs (0.90-0.95x numpy.dot at 600³-2000³ under ``taskset -c 0``).
     """
+    if nprocesses is None and available_cpus() == 1:
+        a, b, dtype = check_operands(a, b, out, kernel, KERNELS)
+        return dot_in_caller(a, b, out, dtype, kernel)
     nprocesses = available_cpus() if nprocesses is None else check_count("nprocesses", nprocesses)
     return default_pool(nprocesses).dot(a, b, out=out, kernel=kernel)
 

@@ -209,6 +209,19 @@ def test_only_products_numpy_runs_on_blas_threads_wait_for_the_larger_threshold(
         assert bool(pool._workers._processes) == on_workers
 
 
+def test_the_default_pool_is_not_started_on_one_cpu(monkeypatch):
+    monkeypatch.setattr("mpdot._default.available_cpus", lambda: 1)
+    monkeypatch.setattr("mpdot._default._pool", None)
+    a, b = operands(30, 30, 30)
+    assert_matches_numpy(mpdot.dot(a, b), a, b)
+    with pytest.raises(ValueError, match="shape"):
+        mpdot.dot(a, b[:5])
+    assert mpdot._default._pool is None
+    assert_matches_numpy(mpdot.dot(a, b, nprocesses=1), a, b)  # asked for: a worker
+    assert mpdot._default._pool.nprocesses == 1 and mpdot._default._pool._workers.started
+    mpdot._default._pool.close()
+
+
 def test_forked_workers_inherit_the_first_calls_inputs():
     a, b = operands(40, 30, 20)
     with mpdot.Pool(2, start_method="fork") as pool:
