@@ -22,14 +22,14 @@ from ._workers import Workers
 # which two workers beat by 1.7-1.9× from 128³ (docs/mpdot.md).
 MIN_WORKER_FLOPS = 2 * 512**3
 MIN_WORKER_FLOPS_WITHOUT_BLAS = 2 * 128**3
-_BLAS_DTYPES = "fdFD"
+_BLAS_DTYPES = "fdFD"  # what numpy.dot computes with BLAS
 
 # Splitting along k is for a small output and a long inner dimension (the
 # original answer's 50×100000 @ 100000×60): row blocks would each read all of b.
 # Per-worker partial products are then summed, which only float and complex
-# results tolerate (integer sums would be exact, but gain nothing from BLAS).
+# results tolerate, and only BLAS's dtypes of them (integer sums would be
+# exact, but gain nothing from BLAS).
 _K_SPLIT_MAX_OUTPUT = 2**16
-_K_SPLIT_DTYPES = "fdFD"
 
 
 # fork would copy a process whose BLAS threads are running (importing numpy
@@ -214,6 +214,6 @@ def _min_worker_flops(dtype, kernel):
 
 
 def _splits_along_k(m, k, n, dtype, nprocesses):
-    if nprocesses == 1 or dtype.char not in _K_SPLIT_DTYPES:
+    if nprocesses == 1 or dtype.char not in _BLAS_DTYPES:
         return False
     return m < nprocesses or (m * n <= _K_SPLIT_MAX_OUTPUT and k >= 4 * max(m, n))
