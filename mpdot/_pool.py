@@ -12,6 +12,7 @@ import numpy as np
 from ._copy import Copier
 from ._kernels import KERNELS
 from ._operands import check_count, check_operands, overlaps
+from ._remote import RemoteArray, RemoteReadError, readable_remotely
 from ._shared import SharedMemoryError, SharedSegment, segment_of
 from ._workers import Workers
 
@@ -70,6 +71,7 @@ class Pool:
         self._close_workers = weakref.finalize(self, self._workers.close)
         self._copier = Copier(min(self.nprocesses, available_cpus()))
         self._staging = {}  # role ("a", "b", "out", "partials") -> its last view
+        self._reads_remotely = True  # until a worker is refused the caller's memory
         self._lock = threading.Lock()
 
     def __repr__(self):
@@ -132,16 +134,15 @@ class Pool:
     def _dot_on_workers(self, a, b, out, dtype, kernel):
         (m, k), n = a.shape, b.shape[1]
         split_along_k = _splits_along_k(m, k, n, dtype, self.nprocesses)
+        operands = {"a": a, "b": b}
+        ways = {role: self._way_to_reach(operand, dtype, split_along_k) for role, operand in operands.items()}
         # Every buffer is reserved before anything is copied into one: a
         # reservation that fails (SharedMemoryError) then wastes no copy.
-        if self._workers.fork_on_next_run:
-            staged = {}  # the workers fork now and inherit the operands copy-on-write
-        else:
-            staged = {
-                role: self._staging_array(role, operand.shape, dtype)
-                for role, operand in (("a", a), ("b", b))
-                if not _readable_in_place(operand, dtype)
-            }
+        staged = {
+            role: self._staging_array(role, operand.shape, dtype)
+            for role, operand in operands.items()
+            if ways[role] == "copied"
+        }
         if split_along_k:
             target = self._staging_array("partials", (self.nprocesses, m, n), dtype)
         # Without a usable `out`, the workers write into a reused buffer whose
@@ -151,8 +152,12 @@ class Pool:
             target = out
         else:
             target = self._staging_array("out", (m, n), dtype)
-        a, b = (self._copied_into(staged.get(role), operand, dtype) for role, operand in (("a", a), ("b", b)))
-        self._workers.run(kernel, a, b, target, along_inner=split_along_k)
+        reached = [self._reached(operand, ways[role], staged.get(role), dtype) for role, operand in operands.items()]
+        try:
+            self._workers.run(kernel, *reached, target, along_inner=split_along_k)
+        except RemoteReadError:  # nothing written yet: copy the operands instead, from now on
+            self._reads_remotely = False
+            return self._dot_on_workers(a, b, out, dtype, kernel)
         if split_along_k:
             # The operands are no longer read: `out` may overlap them.
             return np.sum(target, axis=0, out=out)
@@ -162,12 +167,23 @@ class Pool:
         self._copier.copy(result, target)
         return result
 
-    def _copied_into(self, buffer, array, dtype):
-        """`array` copied into `buffer`, or without a buffer `array` itself as `dtype`."""
-        if buffer is None:
-            return array.astype(dtype, copy=False)
-        self._copier.copy(buffer, array)
-        return buffer
+    def _way_to_reach(self, operand, dtype, split_along_k):
+        """How the workers will read `operand`: ``"in place"``, ``"remotely"`` or ``"copied"`` to shared memory."""
+        # Workers that fork now inherit the operands copy-on-write.
+        if self._workers.fork_on_next_run or _readable_in_place(operand, dtype):
+            return "in place"
+        if split_along_k and self._reads_remotely and readable_remotely(operand, dtype):
+            return "remotely"
+        return "copied"
+
+    def _reached(self, operand, way, buffer, dtype):
+        """`operand` as the workers receive it: itself as `dtype`, a RemoteArray, or copied into `buffer`."""
+        if way == "remotely":
+            return RemoteArray(operand)
+        if way == "copied":
+            self._copier.copy(buffer, operand)
+            return buffer
+        return operand.astype(dtype, copy=False)
 
     def _staging_array(self, role, shape, dtype):
         """The pool's shared buffer for `role` viewed with `shape` and `dtype`, grown if too small.

@@ -11,6 +11,7 @@ import threading
 from threadpoolctl import ThreadpoolController
 
 from ._kernels import KERNELS
+from ._remote import Reader, RemoteArray
 from ._shared import AttachedSegments, inherited, release_inherited_segments
 from ._slices import slices
 
@@ -21,7 +22,7 @@ def serve(connection, index, count, cpu, inherited_fds):
     A request is ``(kernel, along_inner, a, b, target, forget, new)``: every
     worker gets the same one and computes its own share of ``target = a @ b``
     (see `own_block`; it is worker `index` of `count`). `a`, `b` and `target`
-    are shared-array descriptions, `forget` the keys of segments the parent has
+    are shared-array descriptions or RemoteArrays, `forget` the keys of segments the parent has
     freed, and `new` the ``(key, nbytes)`` of segments this worker has not
     mapped yet, whose descriptors follow the request. The reply is ``None`` on
     success or the exception raised. `cpu`, unless None, is the one CPU this
@@ -40,6 +41,7 @@ def serve(connection, index, count, cpu, inherited_fds):
     blas_controller().limit(limits=1, user_api="blas")
     _idle_other_threads()
     segments = AttachedSegments()
+    reader = Reader()
     # A request repeated byte for byte (the same operands, nothing to map or
     # unmap) reuses the blocks viewed for the last one.
     last_request = work = None
@@ -59,8 +61,12 @@ def serve(connection, index, count, cpu, inherited_fds):
         try:
             if work is None:
                 segments.attach(new, fds)
-                arrays = (segments.view(description) for description in (a, b, target))
-                work = functools.partial(KERNELS[kernel], *own_block(*arrays, along_inner, index, count))
+                arrays = [x if isinstance(x, RemoteArray) else segments.view(x) for x in (a, b, target)]
+                block = own_block(*arrays, along_inner, index, count)
+                if any(isinstance(x, RemoteArray) for x in arrays):
+                    work = functools.partial(reader.product, KERNELS[kernel], *block)
+                else:
+                    work = functools.partial(KERNELS[kernel], *block)
                 if not new and not inherited:
                     last_request = request
             work()

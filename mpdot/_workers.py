@@ -5,6 +5,7 @@ import multiprocessing.process
 import os
 import selectors
 
+from ._remote import RemoteArray
 from ._shared import describe, inherited, release_listeners, segment_of
 from ._worker import blas_controller, encode, receive, send, send_fds, serve
 
@@ -106,8 +107,9 @@ class Workers:
 
         Split by rows of `a` and `target`, or `along_inner`: worker i then writes
         its slice of the inner dimension's partial product into ``target[i]``.
-        The arrays live in shared memory, except that the call which forks the
-        workers may pass plain arrays: the workers inherit them.
+        The arrays live in shared memory, or are RemoteArrays of this process
+        (operands split along the inner dimension), except that the call which
+        forks the workers may pass plain arrays: the workers inherit them.
         """
         if os.getpid() != self._owner:
             raise BrokenPoolError(
@@ -142,7 +144,10 @@ class Workers:
         """
         segments = [segment_of(array) for array in arrays]
         new = {s.key: s for s in segments if s is not None and s.key not in self._mapped}
-        described = [describe(array, segment) for array, segment in zip(arrays, segments)]
+        described = [
+            array if isinstance(array, RemoteArray) else describe(array, segment)
+            for array, segment in zip(arrays, segments)
+        ]
         forget = _drain(self._freed)
         request = encode((kernel, along_inner, *described, forget, [(s.key, s.nbytes) for s in new.values()]))
         for index, connection in enumerate(self._connections):
