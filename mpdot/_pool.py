@@ -12,7 +12,7 @@ import numpy as np
 from ._copy import Copier
 from ._kernels import KERNELS
 from ._operands import check_count, check_operands, overlaps
-from ._remote import RemoteArray, RemoteReadError, readable_remotely
+from ._remote import RemoteArray, RemoteReadError, pays_to_read, readable_remotely
 from ._shared import SharedMemoryError, SharedSegment, segment_of
 from ._workers import Workers
 
@@ -135,7 +135,8 @@ class Pool:
         (m, k), n = a.shape, b.shape[1]
         split_along_k = _splits_along_k(m, k, n, dtype, self.nprocesses)
         operands = {"a": a, "b": b}
-        ways = {role: self._way_to_reach(operand, dtype, split_along_k) for role, operand in operands.items()}
+        remotely = self._reads_remotely and pays_to_read(k, n, dtype, split_along_k)
+        ways = {role: self._way_to_reach(operand, dtype, remotely) for role, operand in operands.items()}
         # Every buffer is reserved before anything is copied into one: a
         # reservation that fails (SharedMemoryError) then wastes no copy.
         staged = {
@@ -167,12 +168,12 @@ class Pool:
         self._copier.copy(result, target)
         return result
 
-    def _way_to_reach(self, operand, dtype, split_along_k):
-        """How the workers will read `operand`: ``"in place"``, ``"remotely"`` or ``"copied"`` to shared memory."""
+    def _way_to_reach(self, operand, dtype, remotely):
+        """How the workers will read `operand`: ``"in place"``, ``"remotely"`` (if allowed) or ``"copied"``."""
         # Workers that fork now inherit the operands copy-on-write.
         if self._workers.fork_on_next_run or _readable_in_place(operand, dtype):
             return "in place"
-        if split_along_k and self._reads_remotely and readable_remotely(operand, dtype):
+        if remotely and readable_remotely(operand, dtype):
             return "remotely"
         return "copied"
 

@@ -64,7 +64,7 @@ def serve(connection, index, count, cpu, inherited_fds):
                 arrays = [x if isinstance(x, RemoteArray) else segments.view(x) for x in (a, b, target)]
                 block = own_block(*arrays, along_inner, index, count)
                 if any(isinstance(x, RemoteArray) for x in arrays):
-                    work = functools.partial(reader.product, KERNELS[kernel], *block)
+                    work = functools.partial(reader.product, KERNELS[kernel], *block, along_inner)
                 else:
                     work = functools.partial(KERNELS[kernel], *block)
                 if not new and not inherited:

@@ -1,4 +1,4 @@
-"""Workers read plain operands split along k in the caller's memory, piece by piece, or fall back to copies."""
+"""Workers read plain operands in the caller's memory, piece by piece, or fall back to copies."""
 
 import functools
 import subprocess
@@ -6,7 +6,7 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import assert_matches_numpy
+from conftest import START_METHODS, assert_matches_numpy
 
 import mpdot
 import mpdot._pool
@@ -57,17 +57,34 @@ def test_a_refused_read_raises():
         RemoteArray(array, pid=exited_pid()).read(np.empty(array.nbytes, np.uint8))
 
 
-# Split along k (a short output, a long inner dimension) into several pieces per worker.
+# Split along k (a short output, a long inner dimension), and by rows against a small b
+# (40000 × 16 @ 16 × 8), each in several pieces per worker.
 M, K, N = 200, 4 * PIECE_BYTES // (400 * 8), 200
+
+
+@pytest.fixture(scope="module", params=START_METHODS)
+def unstaged_pool(request):
+    """A pool of this module's own, whose staging buffers only its products made."""
+    with mpdot.Pool(2, request.param) as pool:
+        yield pool
 
 
 @pytest.mark.parametrize("kernel", ["blas", "naive"])
 @pytest.mark.parametrize("orders", ["CC", "FF", "CF", "FC"])
-def test_plain_operands_split_along_k_are_read_where_they_are(pool, orders, kernel):
-    a, b = random_array((M, K), order=orders[0], seed=1), random_array((K, N), order=orders[1], seed=2)
+@pytest.mark.parametrize("shape", [(M, K, N), (40000, 16, 8)], ids=["along-k", "rows-small-b"])
+def test_plain_operands_are_read_where_they_are(unstaged_pool, shape, orders, kernel):
+    (m, k, n), pool = shape, unstaged_pool
+    a, b = random_array((m, k), order=orders[0], seed=1), random_array((k, n), order=orders[1], seed=2)
     assert_matches_numpy(pool.dot(a, b, kernel=kernel), a, b)
     if pool.start_method != "fork":  # a fork pool's first call had its workers inherit them
         assert "a" not in pool._staging and "b" not in pool._staging
+
+
+def test_a_large_b_split_by_rows_is_copied(unstaged_pool):
+    a, b = random_array((20, 600)), random_array((600, 600))  # b: 2.9 MB, read by every worker
+    assert_matches_numpy(unstaged_pool.dot(a, b), a, b)
+    if unstaged_pool.start_method != "fork":
+        assert "b" in unstaged_pool._staging
 
 
 def test_a_repeated_request_reads_the_new_values(pool):
