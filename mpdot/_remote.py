@@ -2,9 +2,10 @@
 
 Each worker reads its own part of plain operands a cache-sized piece at a time
 (slices of the inner dimension, or row blocks of a against a small b read
-once) and multiplies each piece while it is still in cache. Otherwise the caller first copies every operand into shared memory, and
-the workers then read them from memory again: on the original answer's shape,
-copying its 88 MB took 13 ms on one thread, numpy.dot's whole product 19 ms.
+once) and multiplies each piece while it is still in cache. Otherwise the
+caller first copies every operand into shared memory, and the workers then
+read them from memory again: on the original answer's shape, copying its 88 MB
+took 13 ms on one thread, numpy.dot's whole product 19 ms.
 
 Reading another process's memory needs the permission ptrace needs: same user,
 and under Yama's ``ptrace_scope = 1`` (Ubuntu's default) a worker descended

@@ -107,9 +107,9 @@ class Workers:
 
         Split by rows of `a` and `target`, or `along_inner`: worker i then writes
         its slice of the inner dimension's partial product into ``target[i]``.
-        The arrays live in shared memory, or are RemoteArrays of this process
-        (operands split along the inner dimension), except that the call which
-        forks the workers may pass plain arrays: the workers inherit them.
+        The arrays live in shared memory, or `a` and `b` are RemoteArrays (plain
+        operands the workers read in this process's memory), except that the
+        call which forks the workers may pass plain arrays: they inherit them.
         """
         if os.getpid() != self._owner:
             raise BrokenPoolError(
