@@ -39,8 +39,8 @@ def test_a_block_reads_as_numpy_slices_it(order, index):
 def test_vectors_and_more_runs_than_one_call_takes(shape):
     array = random_array(shape, np.float32)
     buffer = np.empty(array.nbytes, np.uint8)
-    block = RemoteArray(array)[:, : shape[1]]
-    np.testing.assert_array_equal(block.read(buffer), array)
+    first_column = RemoteArray(array)[:, :1]  # (3000, 2): 3000 runs of one element
+    np.testing.assert_array_equal(first_column.read(buffer), array[:, :1])
     fortran = np.asfortranarray(array)  # alive while read: a RemoteArray holds only its address
     np.testing.assert_array_equal(RemoteArray(fortran)[5:].read(buffer), array[5:])
 
@@ -102,9 +102,16 @@ def test_operands_of_another_dtype_or_not_contiguous_are_copied(pool):
     assert_matches_numpy(pool.dot(a, b), a, b)
 
 
+def test_operands_smaller_than_a_piece_are_copied():
+    a, b = random_array((40, 30)), random_array((30, 20))
+    with mpdot.Pool(2, start_method="forkserver") as pool:
+        assert_matches_numpy(pool.dot(a, b), a, b)
+        assert "a" in pool._staging and "b" in pool._staging
+
+
 def test_the_pool_copies_once_a_read_is_refused(monkeypatch):
     monkeypatch.setattr(mpdot._pool, "RemoteArray", functools.partial(RemoteArray, pid=exited_pid()))
-    a, b = random_array((3, 5000)), random_array((5000, 4))
+    a, b = random_array((M, K)), random_array((K, N))
     with mpdot.Pool(2, start_method="forkserver") as pool:
         for _ in range(2):
             assert_matches_numpy(pool.dot(a, b), a, b)
