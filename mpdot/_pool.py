@@ -56,9 +56,11 @@ class Pool:
     default where it exists) or ``"spawn"``.
 
     Inputs that live in shared memory (`mpdot.empty`, `mpdot.asarray`, and views
-    of them) reach the workers without a copy; other inputs are copied once into
-    shared buffers the pool reuses across calls. Use as a context manager or call
-    `close`.
+    of them) reach the workers without a copy. So, on Linux, do plain inputs of
+    2 MB or more whose product has a small output or a small `b`: the workers
+    read them in this process's memory, a piece at a time. Other inputs are
+    copied once into shared buffers the pool reuses across calls. Use as a
+    context manager or call `close`.
     """
 
     def __init__(self, nprocesses=None, start_method=None):
