@@ -228,8 +228,8 @@ def test_forked_workers_inherit_the_first_calls_inputs():
         assert_matches_numpy(pool.dot(a, b), a, b)
         assert "a" not in pool._staging and "b" not in pool._staging  # nothing copied
         a2, b2 = operands(40, 30, 20, np.float32)
-        # Later calls can't: their workers read the operands remotely or copied.
-        assert_matches_numpy(pool.dot(a2, b2), a2, b2)
+        assert_matches_numpy(pool.dot(a2, b2), a2, b2)  # later calls go through shared memory
+        assert "a" in pool._staging
 
 
 def test_repeated_calls_reuse_the_workers(pool):
