@@ -12,7 +12,7 @@ import numpy as np
 from ._copy import Copier
 from ._kernels import KERNELS
 from ._operands import check_count, check_operands, overlaps
-from ._remote import RemoteArray, RemoteReadError, pays_to_read, readable_remotely
+from ._remote import RemoteArray, RemoteReadError, pays_to_read, remote_reads_available
 from ._shared import SharedMemoryError, SharedSegment, segment_of
 from ._workers import Workers
 
@@ -173,11 +173,14 @@ class Pool:
     def _way_to_reach(self, operand, dtype, remotely):
         """How the workers will read `operand`: ``"in place"``, ``"remotely"`` (if allowed) or ``"copied"``."""
         # Workers that fork now inherit the operands copy-on-write.
-        if self._workers.fork_on_next_run or _readable_in_place(operand, dtype):
+        if self._workers.fork_on_next_run:
             return "in place"
-        if remotely and readable_remotely(operand, dtype):
-            return "remotely"
-        return "copied"
+        # Otherwise they read only an operand of `dtype`, contiguous, where it is.
+        if operand.dtype != dtype or not (operand.flags.c_contiguous or operand.flags.f_contiguous):
+            return "copied"
+        if segment_of(operand) is not None:
+            return "in place"
+        return "remotely" if remotely and remote_reads_available() else "copied"
 
     def _reached(self, operand, way, buffer, dtype):
         """`operand` as the workers receive it: itself as `dtype`, a RemoteArray, or copied into `buffer`."""
@@ -202,15 +205,6 @@ class Pool:
             segment = SharedSegment(nbytes)
         staged = self._staging[role] = segment.view(shape, dtype)
         return staged
-
-
-def _readable_in_place(array, dtype):
-    """Whether workers can read `array` where it is: in shared memory, of `dtype`, contiguous."""
-    return (
-        array.dtype == dtype
-        and segment_of(array) is not None
-        and (array.flags.c_contiguous or array.flags.f_contiguous)
-    )
 
 
 def dot_in_caller(a, b, out, dtype, kernel):

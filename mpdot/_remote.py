@@ -13,6 +13,7 @@ from the caller, which forkserver's are not. A read refused raises
 RemoteReadError, and the pool copies instead from then on.
 """
 
+import copy
 import ctypes
 import functools
 import os
@@ -46,13 +47,9 @@ def _process_vm_readv():
     return function
 
 
-def readable_remotely(array, dtype):
-    """Whether workers can read `array` in this process's memory: of `dtype`, contiguous, on Linux."""
-    return (
-        _process_vm_readv() is not None
-        and array.dtype == dtype
-        and (array.flags.c_contiguous or array.flags.f_contiguous)
-    )
+def remote_reads_available():
+    """Whether this system has process_vm_readv (Linux), whatever it permits."""
+    return _process_vm_readv() is not None
 
 
 def pays_to_read(m, k, n, dtype, along_inner):
@@ -89,8 +86,7 @@ class RemoteArray:
 
     def __getitem__(self, index):
         rows, columns = index if isinstance(index, tuple) else (index, slice(None))
-        block = object.__new__(RemoteArray)
-        block.__dict__.update(self.__dict__)
+        block = copy.copy(self)
         starts, shape = [], []
         for axis, part in enumerate((rows, columns)):
             start, stop, step = part.indices(self.shape[axis])
@@ -102,9 +98,13 @@ class RemoteArray:
         block.shape = tuple(shape)
         return block
 
+    @property
+    def nbytes(self):
+        return self.shape[0] * self.shape[1] * self.dtype.itemsize
+
     def read(self, buffer):
         """The block copied into the start of `buffer`, a large enough 1-D uint8 array, in the same order."""
-        out = buffer[: self.shape[0] * self.shape[1] * self.dtype.itemsize].view(self.dtype)
+        out = buffer[: self.nbytes].view(self.dtype)
         out = out.reshape(self.shape, order=self.order)
         # Runs of adjacent elements: rows if C-ordered, columns if F-ordered.
         runs, run_length = self.shape if self.order == "C" else self.shape[::-1]
@@ -171,7 +171,6 @@ class Reader:
     def _fetch(self, index, operand):
         if not isinstance(operand, RemoteArray):
             return operand
-        nbytes = operand.shape[0] * operand.shape[1] * operand.dtype.itemsize
-        if self._buffers[index].nbytes < nbytes:
-            self._buffers[index] = np.empty(nbytes, np.uint8)
+        if self._buffers[index].nbytes < operand.nbytes:
+            self._buffers[index] = np.empty(operand.nbytes, np.uint8)
         return operand.read(self._buffers[index])

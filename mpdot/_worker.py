@@ -25,10 +25,10 @@ def serve(connection, index, count, cpu, inherited_fds):
     are shared-array descriptions (`a` and `b` may be RemoteArrays), `forget`
     the keys of segments the parent has freed, and `new` the ``(key, nbytes)``
     of segments this worker has not mapped yet, whose descriptors follow the
-    request. The reply is ``None`` on
-    success or the exception raised. `cpu`, unless None, is the one CPU this
-    worker runs on; `inherited_fds` are the parent's pipe ends a forked worker
-    must close so that the parent's death reaches it.
+    request. The reply is ``None`` on success or the exception raised. `cpu`,
+    unless None, is the one CPU this worker runs on; `inherited_fds` are the
+    parent's pipe ends a forked worker must close so that the parent's death
+    reaches it.
     """
     for fd in inherited_fds:
         os.close(fd)
