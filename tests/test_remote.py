@@ -97,9 +97,16 @@ def test_a_repeated_request_reads_the_new_values(pool):
         assert_matches_numpy(out, a, b)
 
 
-def test_operands_of_another_dtype_or_not_contiguous_are_copied(pool):
-    a, b = random_array((3, 5000), np.float32)[:, ::2], random_array((2500, 4))
-    assert_matches_numpy(pool.dot(a, b), a, b)
+@pytest.mark.parametrize(
+    "unreadable",
+    [lambda: random_array((M, K), np.float32), lambda: random_array((M, 2 * K))[:, ::2]],
+    ids=["another-dtype", "not-contiguous"],
+)
+def test_operands_of_another_dtype_or_not_contiguous_are_copied(unreadable):
+    a, b = unreadable(), random_array((K, N))
+    with mpdot.Pool(2, start_method="forkserver") as pool:
+        assert_matches_numpy(pool.dot(a, b), a, b)
+        assert "a" in pool._staging and "b" not in pool._staging  # b is read where it is
 
 
 def test_operands_smaller_than_a_piece_are_copied():
