@@ -31,7 +31,11 @@
  * Narrow float tiles, two vectors wide with twice the rows, serve products with
  * few columns: a wide tile there pads columns with zeros and stores its partial
  * tiles element by element (20000x256x32 float32 on v4: 0.63-0.68x numpy.dot
- * with the 6x64 tile alone). */
+ * with the 6x64 tile alone). Elsewhere they are slower: on Zen 3 (v3, 2 threads)
+ * 1000^3 float64 ran 0.78x numpy.dot on 6x8 against 0.89x on 3x16, 2000^3
+ * float32 0.77x on 6x16 against 0.90x on 4x24; so a narrow tile serves only
+ * where the wide one pads over 6/5 as many columns (narrow_pays in
+ * _kernels.pxi). */
 #if defined(CYDOT_LEVEL_X86_64_V4)
 #define CYDOT_LEVEL_NAME "x86-64-v4"
 #define CYDOT_F64_MR 6
