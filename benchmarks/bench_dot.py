@@ -66,27 +66,6 @@ class SpeedupOverNumpy(_Product):
     track_speedup.unit = "x"
 
 
-class SpeedupAfterIdle(SpeedupOverNumpy):
-    """SpeedupOverNumpy for a product called once after 20 ms of idling, as between other work.
-
-    Each side times one call per round: back-to-back calls hide the threads
-    and processes that must wake first (docs/cydot.md).
-    """
-
-    params = [
-        ["square_256", "square_1000"],
-        SPLITTING_WORKERS,
-        DTYPES,
-        ["cydot_blocked", "mpdot_copied", "mpdot_shared"],  # the first one is measured at 256³
-    ]
-    version = "1"
-
-    def track_speedup(self, shape, workers, dtype, implementation):
-        return interleaved_speedup(self.compute, self.baseline, at_least=7, quick_call=0, idle=0.02)
-
-    track_speedup.unit = "x"
-
-
 class SpeedupOverOriginalAnswer:
     """The original answer's time / a pool per call's time, on its own shape, timed alternately.
 

@@ -9,7 +9,6 @@ import importlib
 import os
 import statistics
 import threading
-import time
 import timeit
 
 import numpy as np
@@ -252,7 +251,7 @@ def contender(name, shape, workers, dtype):
     return CONTENDERS[name](shape, workers, dtype)
 
 
-def interleaved_speedup(function, baseline, budget=0.3, at_least=3, at_most=15, quick_call=0.02, idle=0.0):
+def interleaved_speedup(function, baseline, budget=0.3, at_least=3, at_most=15, quick_call=0.02):
     """Median over alternating rounds of baseline time / function time (> 1: faster).
 
     Alternating rounds make drift hit both alike. A round times each side once,
@@ -264,11 +263,10 @@ def interleaved_speedup(function, baseline, budget=0.3, at_least=3, at_most=15, 
     workers read 0.49 at 1000³ instead of 0.96). The contender goes first in a
     round, so that only numpy.dot's helpers are waited for, once a round. A side
     that runs in another process times itself there: it has a
-    ``median_seconds(calls)`` method. `idle` seconds more asleep before each
-    side's calls let the CPUs go idle too.
+    ``median_seconds(calls)`` method.
     """
-    function_time = side_seconds(function, 1, idle)
-    baseline_time = side_seconds(baseline, 1, idle)
+    function_time = side_seconds(function, 1)
+    baseline_time = side_seconds(baseline, 1)
     function_calls, baseline_calls = (
         calls_per_round(seconds, quick_call) for seconds in (function_time, baseline_time)
     )
@@ -278,8 +276,8 @@ def interleaved_speedup(function, baseline, budget=0.3, at_least=3, at_most=15, 
     while len(ratios) < at_least or (
         len(ratios) < at_most and timeit.default_timer() - started < budget
     ):
-        function_time = side_seconds(function, function_calls, idle)
-        baseline_time = side_seconds(baseline, baseline_calls, idle)
+        function_time = side_seconds(function, function_calls)
+        baseline_time = side_seconds(baseline, baseline_calls)
         ratios.append(baseline_time / function_time)
     return statistics.median(ratios)
 
@@ -289,11 +287,9 @@ def calls_per_round(seconds, quick_call=0.02):
     return 5 if seconds < quick_call else 1
 
 
-def side_seconds(side, calls, idle=0.0):
-    """Median time of `calls` calls of one side, `idle` seconds after this process's other threads sleep."""
+def side_seconds(side, calls):
+    """Median time of `calls` calls of one side, started once this process's other threads are asleep."""
     wait_for_other_threads_to_sleep()
-    if idle:
-        time.sleep(idle)
     if hasattr(side, "median_seconds"):
         return side.median_seconds(calls)
     return statistics.median(_timed(side) for _ in range(calls))

@@ -119,7 +119,6 @@ def test_the_peers_are_measured_on_every_count_that_splits_a_product():
 BENCHMARK_CLASSES = [
     bench_dot.Dot,
     bench_dot.SpeedupOverNumpy,
-    bench_dot.SpeedupAfterIdle,
     bench_dot.SpeedupOverOriginalAnswer,
     bench_cydot.SpeedupPerLevel,
     bench_memory.PeakMemory,
