@@ -137,7 +137,9 @@ class Pool:
         (m, k), n = a.shape, b.shape[1]
         split_along_k = _splits_along_k(m, k, n, dtype, self.nprocesses)
         operands = {"a": a, "b": b}
-        remotely = self._reads_remotely and pays_to_read(m, k, n, dtype, split_along_k)
+        remotely = (
+            self._reads_remotely and remote_reads_available() and pays_to_read(m, k, n, dtype, split_along_k)
+        )
         ways = {role: self._way_to_reach(operand, dtype, remotely) for role, operand in operands.items()}
         # Every buffer is reserved before anything is copied into one: a
         # reservation that fails (SharedMemoryError) then wastes no copy.
@@ -180,7 +182,7 @@ class Pool:
             return "copied"
         if segment_of(operand) is not None:
             return "in place"
-        return "remotely" if remotely and remote_reads_available() else "copied"
+        return "remotely" if remotely else "copied"
 
     def _reached(self, operand, way, buffer, dtype):
         """`operand` as the workers receive it: itself as `dtype`, a RemoteArray, or copied into `buffer`."""
