@@ -2,13 +2,12 @@
 
 Each level is a separate extension module compiled with its own flags; cydot
 imports the best one the CPU can run (cydot/_levels.py). A level the compiler
-cannot target (x86-64 levels on another architecture) is left out, and OpenMP is
-used only if a test program with it compiles and links, as scikit-learn does.
+cannot target (x86-64 levels on another architecture) is left out. The kernels
+run on cydot's own POSIX threads (cydot/_team.h), so no OpenMP is needed.
 """
 
 import os
 import tempfile
-import textwrap
 
 from Cython.Build import cythonize
 from setuptools import Extension, setup
@@ -26,7 +25,7 @@ LEVELS = {
 # -falign-loops=64: loops start on a cache line; with identical code, where the
 # float32 kernel's loop landed changed the baseline level's speed by 3%.
 COMMON_FLAGS = ["-O3", "-fwrapv", "-fcx-limited-range", "-falign-loops=64"]
-OPENMP_FLAGS = ["-fopenmp"]
+THREAD_FLAGS = ["-pthread"]
 # CYDOT_SANITIZE=address,undefined builds a checked copy for the test suite.
 SANITIZE = os.environ.get("CYDOT_SANITIZE")
 
@@ -38,18 +37,12 @@ CYTHON_DIRECTIVES = {
     "cdivision": True,
 }
 
-OPENMP_PROBE = """
-#include <omp.h>
-int main(void) { return omp_get_max_threads() > 0 ? 0 : 1; }
-"""
-
-
-def compiles(compiler, flags, source="int main(void) { return 0; }\n"):
-    """Whether `source` compiles and links with `flags`."""
+def compiles(compiler, flags):
+    """Whether an empty program compiles and links with `flags`."""
     with tempfile.TemporaryDirectory() as folder:
         path = os.path.join(folder, "probe.c")
         with open(path, "w") as file:
-            file.write(textwrap.dedent(source))
+            file.write("int main(void) { return 0; }\n")
         try:
             objects = compiler.compile([path], output_dir=folder, extra_postargs=flags)
             compiler.link_executable(objects, os.path.join(folder, "probe"), extra_postargs=flags)
@@ -59,7 +52,7 @@ def compiles(compiler, flags, source="int main(void) { return 0; }\n"):
 
 
 class BuildLevels(build_ext):
-    """Adds each level's flags, drops levels the compiler can't target, and detects OpenMP."""
+    """Adds each level's flags and drops levels the compiler can't target."""
 
     def finalize_options(self):
         super().finalize_options()
@@ -67,15 +60,15 @@ class BuildLevels(build_ext):
 
     def build_extensions(self):
         common = [flag for flag in COMMON_FLAGS if compiles(self.compiler, [flag])]
-        openmp = OPENMP_FLAGS if compiles(self.compiler, OPENMP_FLAGS, OPENMP_PROBE) else []
+        threads = THREAD_FLAGS if compiles(self.compiler, THREAD_FLAGS) else []
         checked = [f"-fsanitize={SANITIZE}", "-fno-omit-frame-pointer"] if SANITIZE else []
-        print(f"cydot: OpenMP {'on' if openmp else 'off'}; sanitizers: {SANITIZE or 'none'}")
+        print(f"cydot: sanitizers: {SANITIZE or 'none'}")
         supported = []
         for extension in self.extensions:
             flags = LEVELS[extension.name.rsplit("_kernels_", 1)[1]]
             if compiles(self.compiler, flags):
-                extension.extra_compile_args += common + flags + openmp + checked
-                extension.extra_link_args += openmp + checked
+                extension.extra_compile_args += common + threads + flags + checked
+                extension.extra_link_args += threads + checked
                 supported.append(extension)
             else:
                 print(f"cydot: skipping {extension.name}, the compiler rejects {flags}")

@@ -2,13 +2,11 @@
 
 import contextlib
 import threading
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 from mpdot._operands import check_count, check_operands, overlaps
 from mpdot._pool import available_cpus
-from mpdot._slices import slices
 
 from . import _levels
 
@@ -85,41 +83,17 @@ def _blocked(a, b, c, nthreads):
         nparts = min(nthreads, k)
         partials = np.empty((nparts, m, n), c.dtype)
         with _workspace(nparts, kernels.workspace_bytes(c.dtype, n)) as workspace:
-            if kernels.OPENMP:
-                kernels.blocked_split_k(a, b, partials, workspace, nparts)
-            else:
-                _in_threads(
-                    (kernels.blocked_split_k, a[:, part], b[part], partials[i : i + 1], workspace[i : i + 1], 1)
-                    for i, part in enumerate(slices(k, nparts))
-                )
+            kernels.blocked_split_k(a, b, partials, workspace, nparts)
         np.sum(partials, axis=0, out=c)
     else:
         nparts = min(nthreads, m)
         with _workspace(nparts, kernels.workspace_bytes(c.dtype, n)) as workspace:
-            if kernels.OPENMP:
-                kernels.blocked_rows(a, b, c, workspace, nparts)
-            else:
-                _in_threads(
-                    (kernels.blocked_rows, a[part], b, c[part], workspace[i : i + 1], 1)
-                    for i, part in enumerate(slices(m, nparts))
-                )
+            kernels.blocked_rows(a, b, c, workspace, nparts)
 
 
 def _naive(a, b, c, nthreads):
     b = np.ascontiguousarray(b)
-    nparts = min(nthreads, a.shape[0])
-    if kernels.OPENMP:
-        kernels.naive_rows(a, b, c, nparts)
-    else:
-        _in_threads((kernels.naive_rows, a[part], b, c[part], 1) for part in slices(a.shape[0], nparts))
-
-
-def _in_threads(calls):
-    """Run each ``(function, *args)`` on its own Python thread; the kernels release the GIL."""
-    calls = list(calls)
-    with ThreadPoolExecutor(len(calls)) as executor:
-        for future in [executor.submit(*call) for call in calls]:
-            future.result()
+    kernels.naive_rows(a, b, c, min(nthreads, a.shape[0]))
 
 
 _free_workspaces = []
@@ -149,12 +123,11 @@ def _workspace(nthreads, nbytes):
 
 
 def info():
-    """What cydot computes with here: instruction-set level, OpenMP, threads, micro-tiles."""
+    """What cydot computes with here: instruction-set level, threads, micro-tiles."""
     return {
         "level": kernels.LEVEL,
         "runnable_levels": _levels.runnable_levels(),
         "built_levels": _levels.built_levels(),
-        "openmp": bool(kernels.OPENMP),
         "nthreads": available_cpus(),
         "tiles": {str(dtype): tile for dtype, tile in kernels.TILES.items()},
         "narrow_tiles": {str(dtype): tile for dtype, tile in kernels.NARROW_TILES.items()},

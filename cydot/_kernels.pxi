@@ -1,8 +1,8 @@
 # cydot's kernels, compiled once per instruction-set level (see setup.py): each
 # _kernels_<level>.pyx includes this file, and the level's macros in
-# _microkernel.h choose its tile sizes. Everything runs without the GIL.
+# _microkernel.h choose its tile sizes. Everything runs without the GIL, on
+# cydot's own threads (_team.h).
 
-from cython.parallel cimport prange
 from libc.stdint cimport int32_t, int64_t, uintptr_t
 
 import numpy as np
@@ -51,15 +51,9 @@ cdef extern from "_microkernel.h" nogil:
 ctypedef void (*micro_kernel_t)(ptrdiff_t kc, const void *packed_a, const void *packed_b,
                                 void *c, ptrdiff_t ldc, int mr, int nr, int accumulate) noexcept nogil
 
-cdef extern from *:
-    """
-    #ifdef _OPENMP
-    #define CYDOT_OPENMP 1
-    #else
-    #define CYDOT_OPENMP 0
-    #endif
-    """
-    const bint _OPENMP_ENABLED "CYDOT_OPENMP"
+cdef extern from "_team.h" nogil:
+    ctypedef void (*task_t "cydot_task_t")(void *context, int block, int slot) noexcept nogil
+    void run_on_threads "cydot_team_run"(task_t task, void *context, int nblocks, int nthreads)
 
 ctypedef fused numeric:
     float
@@ -72,7 +66,6 @@ ctypedef fused numeric:
     long double complex
 
 LEVEL = LEVEL_NAME.decode()
-OPENMP = _OPENMP_ENABLED
 # The dtypes computed natively, each with its micro-tile (MR rows, NR columns).
 TILES = {
     np.dtype(np.float64): (F64_MR, F64_NR),
@@ -251,58 +244,156 @@ cdef inline Py_ssize_t split_point(Py_ssize_t nitems, Py_ssize_t nparts, Py_ssiz
     return i * (nitems // nparts) + min(i, nitems % nparts)
 
 
+cdef enum Split:
+    ROWS        # block i computes rows of c
+    ALONG_K     # block i computes partials[i] from a slice of the inner dimension
+    NAIVE_ROWS  # rows of c by the triple loop
+
+
+cdef enum Kind:  # which of `numeric`'s types a Product holds
+    FLOAT32
+    FLOAT64
+    COMPLEX64
+    COMPLEX128
+    INT32
+    INT64
+    LONGDOUBLE
+    CLONGDOUBLE
+
+
+# A product split into blocks, as the team's threads see it (strides in elements).
+cdef struct Product:
+    Split split
+    Kind kind
+    int nblocks
+    const void *a
+    const void *b
+    void *c
+    Py_ssize_t a_rs, a_cs, b_rs, b_cs
+    Py_ssize_t m, n, k
+    unsigned char *workspace
+    Py_ssize_t workspace_rs
+
+
+cdef inline Kind kind_of(numeric *witness) noexcept nogil:
+    if numeric is float:
+        return FLOAT32
+    elif numeric is double:
+        return FLOAT64
+    elif numeric is "float complex":
+        return COMPLEX64
+    elif numeric is "double complex":
+        return COMPLEX128
+    elif numeric is int32_t:
+        return INT32
+    elif numeric is int64_t:
+        return INT64
+    elif numeric is "long double":
+        return LONGDOUBLE
+    else:
+        return CLONGDOUBLE
+
+
+cdef void compute_block(void *context, int block, int slot) noexcept nogil:
+    """The team's task: block `block` of the Product at `context`, with thread `slot`'s workspace.
+
+    The team calls one C signature; the fused specialisation is picked here, from p.kind.
+    """
+    cdef Product *p = <Product *>context
+    if p.kind == FLOAT32:
+        compute_typed_block(<float *>p.c, p, block, slot)
+    elif p.kind == FLOAT64:
+        compute_typed_block(<double *>p.c, p, block, slot)
+    elif p.kind == COMPLEX64:
+        compute_typed_block(<float complex *>p.c, p, block, slot)
+    elif p.kind == COMPLEX128:
+        compute_typed_block(<double complex *>p.c, p, block, slot)
+    elif p.kind == INT32:
+        compute_typed_block(<int32_t *>p.c, p, block, slot)
+    elif p.kind == INT64:
+        compute_typed_block(<int64_t *>p.c, p, block, slot)
+    elif p.kind == LONGDOUBLE:
+        compute_typed_block(<long double *>p.c, p, block, slot)
+    else:
+        compute_typed_block(<long double complex *>p.c, p, block, slot)
+
+
+cdef void compute_typed_block(numeric *c, Product *p, int block, int slot) noexcept nogil:
+    cdef const numeric *a = <const numeric *>p.a
+    cdef const numeric *b = <const numeric *>p.b
+    cdef unsigned char *workspace = p.workspace + slot * p.workspace_rs
+    cdef Py_ssize_t start, stop
+    if p.split == ALONG_K:
+        start = split_point(p.k, p.nblocks, block)
+        stop = split_point(p.k, p.nblocks, block + 1)
+        gemm(a + start * p.a_cs, p.a_rs, p.a_cs, b + start * p.b_rs, p.b_rs, p.b_cs,
+             c + block * p.m * p.n, p.n, p.m, p.n, stop - start, workspace)
+        return
+    start = split_point(p.m, p.nblocks, block)
+    stop = split_point(p.m, p.nblocks, block + 1)
+    if p.split == ROWS:
+        gemm(a + start * p.a_rs, p.a_rs, p.a_cs, b, p.b_rs, p.b_cs,
+             c + start * p.n, p.n, stop - start, p.n, p.k, workspace)
+    else:
+        naive(a + start * p.a_rs, p.a_rs, p.a_cs, b, p.b_rs, c + start * p.n, stop - start, p.n, p.k)
+
+
+cdef void naive(const numeric *a, Py_ssize_t a_rs, Py_ssize_t a_cs, const numeric *b, Py_ssize_t ldb,
+                numeric *c, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k) noexcept nogil:
+    """C = A·B by the textbook triple loop in i-k-j order; B and C row-major.
+
+    Each row of C accumulates a[i, p] * b[p, :] for p = 0, 1, ...: every element
+    sums its terms in the same order as the i-j-k loop, while the innermost loop
+    runs along contiguous rows of B and C, so the compiler vectorises it.
+    """
+    cdef Py_ssize_t i, j, p
+    cdef numeric a_ip
+    cdef numeric *c_row
+    cdef const numeric *b_row
+    for i in range(m):
+        c_row = c + i * n
+        for j in range(n):
+            c_row[j] = 0
+        for p in range(k):
+            a_ip = a[i * a_rs + p * a_cs]
+            b_row = b + p * ldb
+            for j in range(n):
+                c_row[j] = c_row[j] + a_ip * b_row[j]
+
+
+cdef Product describe(Split split, const numeric[:, :] a, const numeric[:, :] b, numeric *c,
+                      unsigned char *workspace, Py_ssize_t workspace_rs, int nblocks) noexcept:
+    cdef Product p
+    cdef Py_ssize_t item = sizeof(numeric)
+    p.split, p.kind, p.nblocks = split, kind_of(c), nblocks
+    p.a, p.b, p.c = &a[0, 0], &b[0, 0], c
+    p.a_rs, p.a_cs = a.strides[0] // item, a.strides[1] // item
+    p.b_rs, p.b_cs = b.strides[0] // item, b.strides[1] // item
+    p.m, p.k, p.n = a.shape[0], a.shape[1], b.shape[1]
+    p.workspace, p.workspace_rs = workspace, workspace_rs
+    return p
+
+
 def blocked_rows(const numeric[:, :] a, const numeric[:, :] b, numeric[:, ::1] c,
                  unsigned char[:, ::1] workspace, int nthreads):
-    """c = a @ b with the rows of c split across `nthreads` threads (one workspace row each)."""
-    cdef Py_ssize_t m = a.shape[0], k = a.shape[1], n = b.shape[1]
-    cdef Py_ssize_t item = sizeof(numeric)
-    cdef Py_ssize_t a_rs = a.strides[0] // item, a_cs = a.strides[1] // item
-    cdef Py_ssize_t b_rs = b.strides[0] // item, b_cs = b.strides[1] // item
-    cdef Py_ssize_t part, start, stop
+    """c = a @ b with the rows of c split into `nthreads` blocks (one workspace row a thread)."""
+    cdef Product p = describe(ROWS, a, b, &c[0, 0], &workspace[0, 0], workspace.shape[1], nthreads)
     with nogil:
-        for part in prange(nthreads, num_threads=nthreads, schedule="static"):
-            start = split_point(m, nthreads, part)
-            stop = split_point(m, nthreads, part + 1)
-            if stop > start:
-                gemm(&a[0, 0] + start * a_rs, a_rs, a_cs, &b[0, 0], b_rs, b_cs,
-                     &c[start, 0], n, stop - start, n, k, &workspace[part, 0])
+        run_on_threads(compute_block, &p, nthreads, nthreads)
 
 
 def blocked_split_k(const numeric[:, :] a, const numeric[:, :] b, numeric[:, :, ::1] partials,
                     unsigned char[:, ::1] workspace, int nthreads):
     """partials[t] = a[:, kt] @ b[kt, :] for `nthreads` balanced slices kt of the inner dimension."""
-    cdef Py_ssize_t m = a.shape[0], k = a.shape[1], n = b.shape[1]
-    cdef Py_ssize_t item = sizeof(numeric)
-    cdef Py_ssize_t a_rs = a.strides[0] // item, a_cs = a.strides[1] // item
-    cdef Py_ssize_t b_rs = b.strides[0] // item, b_cs = b.strides[1] // item
-    cdef Py_ssize_t part, start, stop
+    cdef Product p = describe(ALONG_K, a, b, &partials[0, 0, 0], &workspace[0, 0], workspace.shape[1],
+                              nthreads)
     with nogil:
-        for part in prange(nthreads, num_threads=nthreads, schedule="static"):
-            start = split_point(k, nthreads, part)
-            stop = split_point(k, nthreads, part + 1)
-            gemm(&a[0, 0] + start * a_cs, a_rs, a_cs, &b[0, 0] + start * b_rs, b_rs, b_cs,
-                 &partials[part, 0, 0], n, m, n, stop - start, &workspace[part, 0])
+        run_on_threads(compute_block, &p, nthreads, nthreads)
 
 
 def naive_rows(const numeric[:, :] a, const numeric[:, ::1] b, numeric[:, ::1] c, int nthreads):
-    """c = a @ b by the textbook triple loop in i-k-j order, rows split across `nthreads` threads.
-
-    Each row of c accumulates a[i, p] * b[p, :] for p = 0, 1, ...: every element
-    sums its terms in the same order as the i-j-k loop, while the innermost loop
-    runs along contiguous rows of b and c, so the compiler vectorises it.
-    """
-    cdef Py_ssize_t m = a.shape[0], k = a.shape[1], n = b.shape[1]
-    cdef Py_ssize_t i, j, p
-    cdef numeric a_ip
-    cdef numeric *c_row
-    cdef const numeric *b_row
+    """c = a @ b by the textbook triple loop, the rows of c split into `nthreads` blocks."""
+    cdef const numeric[:, :] rows_of_b = b  # the loop reads b's rows as contiguous
+    cdef Product p = describe(NAIVE_ROWS, a, rows_of_b, &c[0, 0], <unsigned char *>NULL, 0, nthreads)
     with nogil:
-        for i in prange(m, num_threads=nthreads, schedule="static"):
-            c_row = &c[i, 0]
-            for j in range(n):
-                c_row[j] = 0
-            for p in range(k):
-                a_ip = a[i, p]
-                b_row = &b[p, 0]
-                for j in range(n):
-                    c_row[j] = c_row[j] + a_ip * b_row[j]
+        run_on_threads(compute_block, &p, nthreads, nthreads)

@@ -36,7 +36,6 @@ IMPLEMENTATIONS = [
     "mpdot.dot",
     *(f"mpdot.Pool-{method}" for method in START_METHODS),
     *(f"cydot-{level}" for level in CYDOT_LEVELS),
-    "cydot-python-threads",
 ]
 
 
@@ -45,7 +44,7 @@ def dot(request, pools, monkeypatch):
     """A matrix product under test, called as ``dot(a, b, out=None, kernel=None)``.
 
     kernel=None is the implementation's fast default; every cydot level this CPU
-    runs is tested, and so is cydot's fallback to Python threads without OpenMP.
+    runs is tested.
     """
     name = request.param
     if name == "mpdot.dot":
@@ -53,10 +52,7 @@ def dot(request, pools, monkeypatch):
     elif name.startswith("mpdot.Pool-"):
         implementation = pools(name.removeprefix("mpdot.Pool-")).dot
     else:
-        if name == "cydot-python-threads":
-            monkeypatch.setattr(cydot._api.kernels, "OPENMP", False)
-        else:
-            monkeypatch.setattr(cydot._api, "kernels", cydot._levels.load(name.removeprefix("cydot-")))
+        monkeypatch.setattr(cydot._api, "kernels", cydot._levels.load(name.removeprefix("cydot-")))
         implementation = functools.partial(cydot.dot, nthreads=2)
 
     def call(a, b, kernel=None, **kwargs):

@@ -1,0 +1,87 @@
+"""cydot's own threads (cydot/_team.h): reused, shared safely, and reborn after fork."""
+
+import os
+import signal
+import threading
+import time
+
+import numpy as np
+import pytest
+
+import cydot
+
+rng = np.random.default_rng(5)
+A, B = rng.random((300, 200)), rng.random((200, 250))
+
+
+def thread_count():
+    return len(os.listdir("/proc/self/task"))
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="counts threads in /proc")
+def test_helpers_are_started_once_and_reused():
+    cydot.dot(A, B, nthreads=3)
+    before = thread_count()
+    for _ in range(20):
+        cydot.dot(A, B, nthreads=3)
+    assert thread_count() == before
+
+
+def test_products_from_several_python_threads_at_once_are_each_right():
+    operands = [(rng.random((200, 150 + i)), rng.random((150 + i, 90))) for i in range(6)]
+    results = [None] * len(operands)
+
+    def multiply(i):
+        a, b = operands[i]
+        for _ in range(10):
+            results[i] = cydot.dot(a, b, nthreads=2)
+
+    threads = [threading.Thread(target=multiply, args=(i,)) for i in range(len(operands))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for (a, b), result in zip(operands, results):
+        np.testing.assert_allclose(result, a @ b, rtol=1e-12)
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="counts threads in /proc")
+def test_a_forked_child_computes_on_a_helper_of_its_own():
+    cydot.dot(A, B, nthreads=2)  # the parent's helper exists; fork copies only the calling thread
+    pid = os.fork()
+    if pid == 0:
+        result = cydot.dot(A, B, nthreads=2)
+        helper_started = thread_count() == 2
+        right = np.allclose(result, A @ B, rtol=1e-12)
+        os._exit(0 if helper_started and right else 1)
+    deadline = time.monotonic() + 60
+    while (waited := os.waitpid(pid, os.WNOHANG)) == (0, 0) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    if waited == (0, 0):
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        pytest.fail("the forked child's product hung")
+    assert os.waitstatus_to_exitcode(waited[1]) == 0
+
+
+class Interrupted(Exception):
+    pass
+
+
+def interrupt(signum, frame):
+    raise Interrupted
+
+
+@pytest.mark.skipif(not hasattr(signal, "setitimer"), reason="needs setitimer")
+def test_a_signal_during_a_product_reaches_python_and_the_threads_still_work():
+    a = rng.random((1500, 1500))
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.01)
+        with pytest.raises(Interrupted):
+            for _ in range(100):
+                cydot.dot(a, a, nthreads=2)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    np.testing.assert_allclose(cydot.dot(A, B, nthreads=2), A @ B, rtol=1e-12)
