@@ -12,6 +12,8 @@
  *
  * Between products a helper spins for CYDOT_SPIN_NS on its mailbox, then sleeps
  * on a condition variable; the caller spins as long waiting for claimed blocks.
+ * Without a spin 64^3 took 55-71 us back to back and 1000^3 float64 40.8 ms;
+ * with 30, 100 or 300 us, 33-44 us and 34.9-36.4 ms alike (Zen 3, 2 threads).
  * Helpers are kept off the caller's CPU (Linux): woken next to it, on 2 CPUs,
  * the two threads took turns on one CPU and 1000^3 took 26 ms instead of 17.
  *
@@ -30,7 +32,6 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
-#include <string.h>
 #include <time.h>
 
 #ifndef CYDOT_SPIN_NS
