@@ -31,6 +31,6 @@ def _other_threads_running():
             with open(f"/proc/self/task/{task}/stat") as stat:
                 if stat.read().rpartition(")")[2].split()[0] == "R":
                     return True
-        except FileNotFoundError:  # a thread that just ended
+        except (FileNotFoundError, ProcessLookupError):  # a thread that ended before open, or before read
             pass
     return False

@@ -13,7 +13,16 @@ from threadpoolctl import threadpool_info, threadpool_limits
 import cydot._api
 import cydot._levels
 import mpdot._workers
-from benchmarks import bench_cydot, bench_dot, bench_memory, bench_peers, bench_pool, common, openblas_kernels
+from benchmarks import (
+    bench_cydot,
+    bench_dot,
+    bench_memory,
+    bench_peers,
+    bench_pool,
+    common,
+    idle_threads,
+    openblas_kernels,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -101,6 +110,16 @@ def test_numpy_on_a_forced_coretype_runs_in_a_helper_that_obeys_and_exits():
     finally:
         helper.close()
     assert helper.process.returncode == 0
+
+
+@pytest.mark.parametrize("ended", [FileNotFoundError, ProcessLookupError])
+def test_waiting_for_threads_skips_one_that_ends_while_its_state_is_read(ended, monkeypatch):
+    def open_ended_thread(path, *args, **kwargs):
+        raise ended(path)
+
+    monkeypatch.setattr(idle_threads.os, "listdir", lambda path: ["1", "2"])
+    monkeypatch.setattr(idle_threads, "open", open_ended_thread, raising=False)
+    assert idle_threads._other_threads_running() is False
 
 
 @pytest.mark.parametrize(
