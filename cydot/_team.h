@@ -52,8 +52,8 @@ static struct {
     pthread_mutex_t busy;              /* held by the caller of the running product */
     pthread_mutex_t lock;              /* guards sleeping and waking */
     pthread_cond_t finished;
-    _Alignas(64) atomic_uint_least64_t claims;   /* tag << 32 | next unclaimed block */
-    atomic_int nblocks;
+    _Alignas(64) atomic_uint_least64_t claims;   /* tag << 32 | blocks not claimed yet */
+    int nblocks;
     cydot_task_t task;
     void *context;
     _Alignas(64) atomic_int done;      /* blocks of the running product computed */
@@ -94,17 +94,17 @@ static int cydot_spin_while_equal(atomic_uint *word, unsigned int value) {
     }
 }
 
-/* The next unclaimed block of the product tagged `tag`, or -1. */
+/* An unclaimed block of the product tagged `tag`, or -1. Blocks are claimed
+ * last first, so that the tag and the count left are read in one word: a
+ * helper that read a finished product's tag can never claim the next one's. */
 static int cydot_claim(unsigned int tag) {
     uint_least64_t claims = atomic_load_explicit(&cydot_team.claims, memory_order_acquire);
     for (;;) {
-        int block = (int)(claims & 0xffffffffu);
-        if ((unsigned int)(claims >> 32) != tag
-            || block >= atomic_load_explicit(&cydot_team.nblocks, memory_order_relaxed))
-            return -1;
-        if (atomic_compare_exchange_weak_explicit(&cydot_team.claims, &claims, claims + 1,
+        unsigned int left = (unsigned int)(claims & 0xffffffffu);
+        if ((unsigned int)(claims >> 32) != tag || left == 0) return -1;
+        if (atomic_compare_exchange_weak_explicit(&cydot_team.claims, &claims, claims - 1,
                                                   memory_order_acq_rel, memory_order_acquire))
-            return block;
+            return (int)left - 1;
     }
 }
 
@@ -113,7 +113,7 @@ static int cydot_claim(unsigned int tag) {
 static void cydot_compute_claimed(unsigned int tag, int slot) {
     int block;
     while ((block = cydot_claim(tag)) >= 0) {
-        int nblocks = atomic_load_explicit(&cydot_team.nblocks, memory_order_relaxed);
+        int nblocks = cydot_team.nblocks;
         cydot_team.task(cydot_team.context, block, slot);
         if (atomic_fetch_add(&cydot_team.done, 1) + 1 == nblocks
             && atomic_load(&cydot_team.caller_sleeping)) {
@@ -215,9 +215,10 @@ static void cydot_team_run(cydot_task_t task, void *context, int nblocks, int nt
     unsigned int tag = ++cydot_team.tag;
     cydot_team.task = task;
     cydot_team.context = context;
-    atomic_store_explicit(&cydot_team.nblocks, nblocks, memory_order_relaxed);
+    cydot_team.nblocks = nblocks;
     atomic_store_explicit(&cydot_team.done, 0, memory_order_relaxed);
-    atomic_store_explicit(&cydot_team.claims, (uint_least64_t)tag << 32, memory_order_release);
+    atomic_store_explicit(&cydot_team.claims, (uint_least64_t)tag << 32 | (unsigned int)nblocks,
+                          memory_order_release);
     for (int slot = 1; slot <= nhelpers; slot++) {
         cydot_helper_t *helper = &cydot_team.helpers[slot];
         atomic_store(&helper->posted, tag);

@@ -1,9 +1,12 @@
 """cydot's own threads (cydot/_team.h): reused, shared safely, and reborn after fork."""
 
 import os
+import shutil
 import signal
+import subprocess
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -85,3 +88,21 @@ def test_a_signal_during_a_product_reaches_python_and_the_threads_still_work():
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
     np.testing.assert_allclose(cydot.dot(A, B, nthreads=2), A @ B, rtol=1e-12)
+
+
+@pytest.mark.parametrize("callers", [1, 3])
+def test_the_team_has_no_data_race_under_thread_sanitizer(callers, tmp_path):
+    compiler = shutil.which("cc") or shutil.which("gcc")
+    if compiler is None:
+        pytest.skip("needs a C compiler")
+    source = Path(__file__).parent / "c" / "team_stress.c"
+    program = tmp_path / "team_stress"
+    flags = ["-std=c11", "-g", "-O1", "-fsanitize=thread", "-pthread", f"-I{Path(cydot.__file__).parent}"]
+    built = subprocess.run([compiler, *flags, str(source), "-o", str(program)], capture_output=True, text=True)
+    if built.returncode != 0:
+        pytest.skip(f"{compiler} cannot build with ThreadSanitizer: {built.stderr[-300:]}")
+    completed = subprocess.run([str(program), str(callers)], capture_output=True, text=True, timeout=300)
+    if "FATAL: ThreadSanitizer" in completed.stderr:  # e.g. a kernel's address layout it cannot run in
+        pytest.skip(completed.stderr[-300:])
+    assert completed.returncode == 0, completed.stdout + completed.stderr[-3000:]
+    assert "WARNING: ThreadSanitizer" not in completed.stderr
