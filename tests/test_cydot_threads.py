@@ -1,4 +1,4 @@
-"""cydot's own threads (cydot/_team.h): reused, shared safely, and reborn after fork."""
+"""cydot's own threads (cydot/_team.h): reused, shared safely, reborn after fork, free of races."""
 
 import os
 import shutil
@@ -27,7 +27,7 @@ def test_helpers_are_started_once_and_reused():
     before = thread_count()
     for _ in range(20):
         cydot.dot(A, B, nthreads=3)
-    assert thread_count() == before
+    assert thread_count() <= before  # other tests' threads may end meanwhile, none may start
 
 
 def test_products_from_several_python_threads_at_once_are_each_right():
