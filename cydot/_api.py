@@ -1,6 +1,6 @@
 """cydot.dot: a matrix product computed by Cython kernels on threads that release the GIL."""
 
-import contextlib
+import operator
 import threading
 
 import numpy as np
@@ -68,7 +68,8 @@ def compute_dtype(dtype):
 def _operand(array, dtype):
     """`array` in `dtype` and native byte order, aligned, with strides in whole elements."""
     array = array.astype(dtype, copy=False)
-    if not array.flags.aligned or any(stride % array.itemsize for stride in array.strides):
+    rows, columns = array.strides  # unpacked: a generator over them cost 0.8 µs a call
+    if not array.flags.aligned or rows % array.itemsize or columns % array.itemsize:
         array = array.copy()  # ascontiguousarray would keep a contiguous, misaligned array
     return array
 
@@ -79,16 +80,19 @@ def _splits_along_k(m, k, n, nthreads):
 
 def _blocked(a, b, c, nthreads):
     (m, k), n = a.shape, b.shape[1]
-    if _splits_along_k(m, k, n, nthreads):
-        nparts = min(nthreads, k)
-        partials = np.empty((nparts, m, n), c.dtype)
-        with _workspace(nparts, kernels.workspace_bytes(c.dtype, n)) as workspace:
+    split_along_k = _splits_along_k(m, k, n, nthreads)
+    nparts = min(nthreads, k if split_along_k else m)
+    workspace = _workspaces.take(nparts, kernels.workspace_bytes(c.dtype, n))
+    try:
+        if split_along_k:
+            partials = np.empty((nparts, m, n), c.dtype)
             kernels.blocked_split_k(a, b, partials, workspace, nparts)
-        np.sum(partials, axis=0, out=c)
-    else:
-        nparts = min(nthreads, m)
-        with _workspace(nparts, kernels.workspace_bytes(c.dtype, n)) as workspace:
+        else:
             kernels.blocked_rows(a, b, c, workspace, nparts)
+    finally:
+        _workspaces.give_back(workspace)
+    if split_along_k:
+        np.sum(partials, axis=0, out=c)
 
 
 def _naive(a, b, c, nthreads):
@@ -96,30 +100,34 @@ def _naive(a, b, c, nthreads):
     kernels.naive_rows(a, b, c, min(nthreads, a.shape[0]))
 
 
-_free_workspaces = []
-_free_workspaces_lock = threading.Lock()
+class _Workspaces:
+    """Packing buffers, one row per thread, reused across calls but never by two at once.
+
+    Plain methods rather than a context manager, which cost 2-3 µs more on every
+    call: most of a small product's time is Python (docs/cydot.md).
+    """
+
+    def __init__(self, keep):
+        self._free = []  # the largest first
+        self._lock = threading.Lock()
+        self._keep = keep
+
+    def take(self, nthreads, nbytes):
+        with self._lock:
+            for index, free in enumerate(self._free):
+                if free.shape[0] >= nthreads and free.shape[1] >= nbytes:
+                    return self._free.pop(index)
+        return np.empty((nthreads, nbytes), np.uint8)
+
+    def give_back(self, workspace):
+        with self._lock:
+            self._free.append(workspace)
+            self._free.sort(key=operator.attrgetter("size"), reverse=True)
+            del self._free[self._keep :]
+
+
 # Enough for the calls one process makes at once; beyond that the smallest go.
-_MAX_FREE_WORKSPACES = 4
-
-
-@contextlib.contextmanager
-def _workspace(nthreads, nbytes):
-    """Packing buffers, one row per thread, reused across calls but never by two at once."""
-    workspace = None
-    with _free_workspaces_lock:
-        for index, free in enumerate(_free_workspaces):
-            if free.shape[0] >= nthreads and free.shape[1] >= nbytes:
-                workspace = _free_workspaces.pop(index)
-                break
-    if workspace is None:
-        workspace = np.empty((nthreads, nbytes), np.uint8)
-    try:
-        yield workspace
-    finally:
-        with _free_workspaces_lock:
-            _free_workspaces.append(workspace)
-            _free_workspaces.sort(key=lambda free: free.size, reverse=True)
-            del _free_workspaces[_MAX_FREE_WORKSPACES:]
+_workspaces = _Workspaces(keep=4)
 
 
 def info():

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import cydot
+from cydot._api import _Workspaces
 
 rng = np.random.default_rng(5)
 A, B = rng.random((300, 200)), rng.random((200, 250))
@@ -46,6 +47,21 @@ def test_products_from_several_python_threads_at_once_are_each_right():
         thread.join()
     for (a, b), result in zip(operands, results):
         np.testing.assert_allclose(result, a @ b, rtol=1e-12)
+
+
+def test_a_workspace_is_lent_to_one_call_at_a_time_and_the_largest_are_kept():
+    workspaces = _Workspaces(keep=2)
+    first = workspaces.take(2, 100)
+    second = workspaces.take(2, 100)
+    assert second is not first
+    workspaces.give_back(first)
+    assert workspaces.take(1, 50) is first  # large enough: reused
+    sizes = [(1, 10), (2, 300), (3, 20)]
+    for lent in [first, second, *(workspaces.take(*size) for size in sizes)]:
+        workspaces.give_back(lent)
+    kept = [workspaces.take(1, 1) for _ in range(2)]
+    assert [workspace.shape for workspace in kept] == [(2, 300), (2, 100)]
+    assert workspaces.take(1, 1).shape == (1, 1)  # none left: a new one
 
 
 @pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="counts threads in /proc")
