@@ -190,6 +190,13 @@ def test_a_regression_is_confirmed_by_a_second_stage():
     assert verdicts["slower"].processes == (32, 32)
 
 
+def test_a_speed_up_is_confirmed_by_a_second_stage():
+    fake = Staged({"faster": 0.8}, spread=0.03, seed=2)
+    verdicts = fake.run()
+    assert verdicts["faster"].verdict == "faster"
+    assert verdicts["faster"].processes == (32, 32)
+
+
 def test_the_signed_rank_test_is_exact():
     assert verdict.signed_rank_p([1.0] * 10) == pytest.approx(2 / 2**10)
     assert verdict.signed_rank_p([-1.0] * 10) == pytest.approx(2 / 2**10)

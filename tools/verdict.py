@@ -233,9 +233,10 @@ def staged(measure, judge_measured, names, first, stage, budget, enough=lambda v
 
     `measure(names, rounds, append)` runs `rounds` more processes of each
     benchmark per commit; `judge_measured()` returns the verdicts on everything
-    measured so far. A regression is final only once a second stage confirms
-    it; an inconclusive benchmark is measured again, `stage` processes a side at
-    a time, rather than guessed. Staging also ends once `enough(verdicts)`.
+    measured so far. A regression or a speed-up is final only once a second
+    stage confirms it; an inconclusive benchmark is measured again, `stage`
+    processes a side at a time, rather than guessed. Staging also ends once
+    `enough(verdicts)`.
     """
     measure(names, first, append=False)
     while True:
@@ -244,7 +245,7 @@ def staged(measure, judge_measured, names, first, stage, budget, enough=lambda v
         if not again or enough(verdicts):
             return verdicts
         rounds = min(stage, budget - max(v.processes[0] for v in again))
-        print(f"\n{len(again)} benchmarks are undecided or need their regression confirmed: "
+        print(f"\n{len(again)} benchmarks are undecided or need their change confirmed: "
               f"{rounds} more processes of each.", flush=True)
         measure([v.name for v in again], rounds, append=True)
 
@@ -257,4 +258,5 @@ def confirmed_regression(v, first, budget):
 def _needs_more(v, first, budget):
     if v.processes[0] >= budget:
         return False
-    return v.verdict == "inconclusive" or (v.verdict == "regressed" and not confirmed_regression(v, first, budget))
+    # Identical code came out *faster* after one stage twice (docs/gate.md).
+    return v.verdict == "inconclusive" or (v.verdict in ("regressed", "faster") and v.processes[0] <= first)
