@@ -103,8 +103,8 @@ def _naive(a, b, c, nthreads):
 class _Workspaces:
     """Packing buffers, one row per thread, reused across calls but never by two at once.
 
-    Plain methods rather than a context manager, which cost 2-3 µs more on every
-    call: most of a small product's time is Python (docs/cydot.md).
+    Plain methods rather than a context manager (1.9 µs a call against 3.2, timed
+    alone): most of a small product's time is Python (docs/cydot.md).
     """
 
     def __init__(self, keep):
