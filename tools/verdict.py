@@ -258,5 +258,5 @@ def confirmed_regression(v, first, budget):
 def _needs_more(v, first, budget):
     if v.processes[0] >= budget:
         return False
-    # Identical code came out *faster* after one stage twice (docs/gate.md).
+    # A speed-up is confirmed too: identical code has come out *faster* (docs/gate.md).
     return v.verdict == "inconclusive" or (v.verdict in ("regressed", "faster") and v.processes[0] <= first)
