@@ -198,6 +198,9 @@ def test_ctrl_c_mid_call_leaves_no_worker_and_no_segment():
     before = shm_segments()
     process = run_script(
         """
+        import signal
+        # As from a terminal: a test run started in the background ignores SIGINT, and so would this.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         a, b = np.random.rand(600, 6000), np.random.rand(6000, 600)
         pool = mpdot.Pool(2)
         pool.dot(a[:4], b)
@@ -210,7 +213,6 @@ def test_ctrl_c_mid_call_leaves_no_worker_and_no_segment():
     time.sleep(0.3)
     os.killpg(process.pid, signal.SIGINT)  # what a terminal's Ctrl-C does
     stdout, stderr = process.communicate(timeout=30)
-    # Failed once with nothing on stderr (2026-12-01, not reproduced since): say how the script ended.
     ended = f"exit code {process.returncode}, stdout {stdout!r}, stderr {stderr!r}"
     assert "KeyboardInterrupt" in stderr, ended
     assert "leaked" not in stderr, stderr
