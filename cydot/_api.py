@@ -87,12 +87,11 @@ def _blocked(a, b, c, nthreads):
         if split_along_k:
             partials = np.empty((nparts, m, n), c.dtype)
             kernels.blocked_split_k(a, b, partials, workspace, nparts)
+            np.sum(partials, axis=0, out=c)
         else:
             kernels.blocked_rows(a, b, c, workspace, nparts)
     finally:
         _workspaces.give_back(workspace)
-    if split_along_k:
-        np.sum(partials, axis=0, out=c)
 
 
 def _naive(a, b, c, nthreads):
