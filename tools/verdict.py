@@ -252,11 +252,16 @@ def staged(measure, judge_measured, names, first, stage, budget, enough=lambda v
 
 def confirmed_regression(v, first, budget):
     """Whether `v` regressed and a stage after the `first` confirmed it, or no budget was left for one."""
-    return v.verdict == "regressed" and (v.processes[0] > first or v.processes[0] >= budget)
+    return v.verdict == "regressed" and _confirmed(v, first, budget)
+
+
+def _confirmed(v, first, budget):
+    """Whether `v` was measured in a stage after the `first`, or has no budget left for one."""
+    return v.processes[0] > first or v.processes[0] >= budget
 
 
 def _needs_more(v, first, budget):
     if v.processes[0] >= budget:
         return False
     # A speed-up is confirmed too: identical code has come out *faster* (docs/gate.md).
-    return v.verdict == "inconclusive" or (v.verdict in ("regressed", "faster") and v.processes[0] <= first)
+    return v.verdict == "inconclusive" or (v.verdict in ("regressed", "faster") and not _confirmed(v, first, budget))
