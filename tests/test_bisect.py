@@ -1,6 +1,5 @@
 """make bisect's search, on synthetic histories: a fake comparison, no timing."""
 
-import argparse
 import subprocess
 import sys
 from pathlib import Path
@@ -58,15 +57,13 @@ def test_a_benchmark_that_failed_stops_the_search_as_not_measured():
     assert raised.value.names == ["b"]
 
 
-def test_the_confirmation_counts_only_regressions_a_second_stage_confirmed():
-    args = argparse.Namespace(rounds=16, stage_rounds=16, max_processes=64)
+def test_the_search_follows_only_confirmed_regressions():
     verdicts = [
-        verdict.Verdict("confirmed", "regressed", processes=(32, 32)),
-        verdict.Verdict("first stage only", "regressed", processes=(16, 16)),
+        verdict.Verdict("confirmed", "regressed", processes=(32, 32), confirmed=True),
+        verdict.Verdict("read once", "regressed", processes=(16, 16)),
         verdict.Verdict("undecided", "inconclusive", processes=(64, 64)),
     ]
-    assert [v.name for v in bisect_regression.confirmed(verdicts, args)] == ["confirmed"]
-    assert len(bisect_regression.confirmed(verdicts, argparse.Namespace(rounds=16, max_processes=16))) == 2
+    assert [v.name for v in bisect_regression.confirmed(verdicts)] == ["confirmed"]
 
 
 # Per-process spread like the calibration's at 1000³ (64 pairs of identical code left

@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
 import calibrate_gate  # noqa: E402
 import gate  # noqa: E402
+import simulate_gate  # noqa: E402
 import verdict  # noqa: E402
 
 BENCHMARK = {"name": "bench_dot.Dot.time_dot", "params": [["'square_1000'"], ["2"]], "version": "1"}
@@ -197,6 +198,68 @@ def test_a_speed_up_is_confirmed_by_a_second_stage():
     assert verdicts["faster"].processes == (32, 32)
 
 
+class Scripted:
+    """A fake gate run whose benchmarks read the verdicts of a script, one per stage measured."""
+
+    def __init__(self, script):
+        self.script = script
+        self.processes = dict.fromkeys(script, 0)
+        self.looks = dict.fromkeys(script, 0)
+
+    def measure(self, names, rounds, append):
+        for name in names:
+            self.processes[name] += rounds
+            self.looks[name] += 1
+
+    def judge(self):
+        return [
+            verdict.Verdict(name, script[min(self.looks[name], len(script)) - 1], processes=(self.processes[name],) * 2)
+            for name, script in self.script.items()
+        ]
+
+    def run(self, first=16, stage=16, budget=64):
+        return {v.name: v for v in verdict.staged(self.measure, self.judge, list(self.script), first, stage, budget)}
+
+
+def test_a_change_first_read_after_the_first_stage_waits_for_the_next_one():
+    verdicts = Scripted({
+        "later": ["inconclusive", "regressed", "regressed"],
+        "once": ["inconclusive", "regressed", "inconclusive"],
+        "faster once": ["inconclusive", "inconclusive", "faster", "unchanged"],
+    }).run()
+    assert (verdicts["later"].verdict, verdicts["later"].processes, verdicts["later"].confirmed) == (
+        "regressed", (48, 48), True
+    )
+    assert (verdicts["once"].verdict, verdicts["once"].processes) == ("inconclusive", (64, 64))
+    assert (verdicts["faster once"].verdict, verdicts["faster once"].processes) == ("unchanged", (64, 64))
+
+
+def test_a_change_read_with_no_budget_left_is_final():
+    verdicts = Scripted({"slower": ["regressed"]}).run(first=16, budget=16)
+    assert (verdicts["slower"].verdict, verdicts["slower"].processes, verdicts["slower"].confirmed) == (
+        "regressed", (16, 16), True
+    )
+
+
+def test_the_simulation_draws_from_the_last_gate_runs_pairs(tmp_path):
+    rng = np.random.default_rng(0)
+    base, head = processes(rng, 12), processes(rng, 12, slowdown=1.1)
+    save(tmp_path / "results", "a" * 40, base)
+    save(tmp_path / "results", "b" * 40, head)
+    (tmp_path / "verdicts.json").write_text(json.dumps([{"name": NAME, "base": "a" * 40, "head": "b" * 40}]))
+    logs = np.log(np.array(verdict.process_values(head, CALLS)) / verdict.process_values(base, CALLS))
+    spreads = simulate_gate.measured_spreads(tmp_path)
+    assert sorted(spreads[NAME]) == pytest.approx(sorted(abs(logs - np.median(logs))))
+
+
+def test_simulated_gate_runs_flag_a_large_slowdown_and_pass_identical_code():
+    spreads = {"a": [0.0, 0.01, 0.02, 0.03], "b": [0.01, 0.03]}
+    for run in simulate_gate.simulate(spreads, runs=3, slowdown=1.25, seed=0):
+        assert [(v.verdict, v.confirmed, v.processes) for v in run] == [("regressed", True, (20, 20))] * 2
+    for run in simulate_gate.simulate(spreads, runs=3, slowdown=1.0, seed=0):
+        assert {v.verdict for v in run} == {"unchanged"}
+
+
 def test_the_signed_rank_test_is_exact():
     assert verdict.signed_rank_p([1.0] * 10) == pytest.approx(2 / 2**10)
     assert verdict.signed_rank_p([-1.0] * 10) == pytest.approx(2 / 2**10)
@@ -331,7 +394,7 @@ def test_the_verdicts_are_written_as_json_and_as_the_markdown_a_pull_request_sho
 
 def test_staging_ends_once_the_caller_has_enough():
     def confirmed(verdicts):
-        return any(v.verdict == "regressed" and v.processes[0] > 16 for v in verdicts)
+        return any(v.verdict == "regressed" and v.confirmed for v in verdicts)
 
     fake = Staged({"slower": 1.25, "noisy": 1.04}, spread=0.05, seed=0)
     verdicts = {v.name: v for v in verdict.staged(fake.measure, fake.judge, list(fake.shifts), 16, 16, 64, confirmed)}

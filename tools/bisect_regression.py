@@ -101,9 +101,9 @@ def to_follow(measured):
     return {name: measured[name] for name in ranked[:TRACKED]}
 
 
-def confirmed(verdicts, args):
-    """The regressions a second stage confirmed, or that had no budget left for one (verdict.staged)."""
-    return [v for v in verdicts if verdict.confirmed_regression(v, args.rounds, args.max_processes)]
+def confirmed(verdicts):
+    """The regressions the next stage confirmed, or that had no budget left for one (verdict.staged)."""
+    return [v for v in verdicts if v.verdict == "regressed" and v.confirmed]
 
 
 def require_measured(verdicts):
@@ -137,7 +137,7 @@ def main(argv=None):
         """GOOD against BAD, until all are decided or TRACKED regressions are confirmed."""
         print(f"\nComparing {describe(good)} with {describe(bad)}", flush=True)
         verdicts = gate.compare(
-            config, good, bad, names, args, enough=lambda verdicts: len(confirmed(verdicts, args)) >= TRACKED
+            config, good, bad, names, args, enough=lambda verdicts: len(confirmed(verdicts)) >= TRACKED
         )
         measured[good, bad] = verdicts, None
         print(gate.report(verdicts), flush=True)
@@ -163,7 +163,7 @@ def main(argv=None):
 
     try:
         verdicts = confirm()
-        regressed = confirmed(verdicts, args)
+        regressed = confirmed(verdicts)
         if not regressed:
             print(no_regression(good, bad, verdicts))
             return 0

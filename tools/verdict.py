@@ -55,6 +55,8 @@ class Verdict:
     processes: tuple = (0, 0)  # (BASE, HEAD)
     reason: str = ""
     interval: tuple = (float("nan"), float("nan"))  # CONFIDENCE interval of `ratio`
+    # Set by `staged`: a regression or speed-up the stage before had read too, or with no budget left.
+    confirmed: bool = False
 
 
 def judge(name, base, head):
@@ -233,15 +235,23 @@ def staged(measure, judge_measured, names, first, stage, budget, enough=lambda v
 
     `measure(names, rounds, append)` runs `rounds` more processes of each
     benchmark per commit; `judge_measured()` returns the verdicts on everything
-    measured so far. A regression or a speed-up is final only once a second
-    stage confirms it; an inconclusive benchmark is measured again, `stage`
-    processes a side at a time, rather than guessed. Staging also ends once
-    `enough(verdicts)`.
+    measured so far. A regression or a speed-up is final only once the stage
+    after the one that first read it reads it too (or no budget is left): each
+    stage is one more look at the data, and one more chance that a single look
+    crosses ALPHA by chance. An inconclusive benchmark is measured again,
+    `stage` processes a side at a time, rather than guessed. Staging also ends
+    once `enough(verdicts)`.
     """
     measure(names, first, append=False)
+    previous = {}
     while True:
         verdicts = judge_measured()
-        again = [v for v in verdicts if _needs_more(v, first, budget)]
+        for v in verdicts:
+            v.confirmed = v.verdict in ("regressed", "faster") and (
+                previous.get(v.name) == v.verdict or v.processes[0] >= budget
+            )
+        previous = {v.name: v.verdict for v in verdicts}
+        again = [v for v in verdicts if _needs_more(v, budget)]
         if not again or enough(verdicts):
             return verdicts
         rounds = min(stage, budget - max(v.processes[0] for v in again))
@@ -250,18 +260,8 @@ def staged(measure, judge_measured, names, first, stage, budget, enough=lambda v
         measure([v.name for v in again], rounds, append=True)
 
 
-def confirmed_regression(v, first, budget):
-    """Whether `v` regressed and a stage after the `first` confirmed it, or no budget was left for one."""
-    return v.verdict == "regressed" and _confirmed(v, first, budget)
-
-
-def _confirmed(v, first, budget):
-    """Whether `v` was measured in a stage after the `first`, or has no budget left for one."""
-    return v.processes[0] > first or v.processes[0] >= budget
-
-
-def _needs_more(v, first, budget):
+def _needs_more(v, budget):
     if v.processes[0] >= budget:
         return False
     # A speed-up is confirmed too: identical code has come out *faster* (docs/gate.md).
-    return v.verdict == "inconclusive" or (v.verdict in ("regressed", "faster") and not _confirmed(v, first, budget))
+    return v.verdict == "inconclusive" or (v.verdict in ("regressed", "faster") and not v.confirmed)
