@@ -52,7 +52,7 @@ def measured_spreads(gate_dir):
     values = [verdict.values_of(names, gate_dir / "results", commit, gate.CALLS) for commit in (base, head)]
     spreads = {}
     for name in names:
-        logs = [math.log(after / before) for before, after in zip(values[0][name], values[1][name])]
+        logs = verdict.log_ratios(values[0][name], values[1][name])
         center = statistics.median(logs)
         spreads[name] = [abs(log - center) for log in logs]
     return spreads

@@ -67,7 +67,7 @@ def judge(name, base, head):
             name, "inconclusive", processes=processes,
             reason=f"needs at least {MIN_PROCESSES} processes a side, in pairs",
         )
-    logs = [math.log(after / before) for before, after in zip(base, head)]
+    logs = log_ratios(base, head)
     estimate, (low, high) = hodges_lehmann(logs, CONFIDENCE)
     ratio, interval = math.exp(estimate), (math.exp(low), math.exp(high))
     p = signed_rank_p(logs)
@@ -80,6 +80,11 @@ def judge(name, base, head):
     else:
         verdict = "inconclusive"
     return Verdict(name, verdict, ratio, p, processes, interval=interval)
+
+
+def log_ratios(base, head):
+    """Each pair's log(HEAD / BASE): the i-th processes of the two commits, run seconds apart."""
+    return [math.log(after / before) for before, after in zip(base, head)]
 
 
 @dataclass
@@ -102,7 +107,7 @@ def shifts_and_weights(regressed, base, head):
     measured = {}
     for v in regressed:
         shift = math.log(v.ratio)
-        units = [math.log(after / before) / shift for before, after in zip(base[v.name], head[v.name])]
+        units = [log / shift for log in log_ratios(base[v.name], head[v.name])]
         center = statistics.median(units)
         spread = 1.4826 * statistics.median(abs(unit - center) for unit in units)
         measured[v.name] = shift, 1 / max(spread, 1e-9) ** 2
