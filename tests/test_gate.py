@@ -221,7 +221,7 @@ class Scripted:
         return {v.name: v for v in verdict.staged(self.measure, self.judge, list(self.script), first, stage, budget)}
 
 
-def test_a_change_first_read_after_the_first_stage_waits_for_the_next_one():
+def test_a_change_first_read_after_the_first_stage_waits_for_the_next_one(capsys):
     verdicts = Scripted({
         "later": ["inconclusive", "regressed", "regressed"],
         "once": ["inconclusive", "regressed", "inconclusive"],
@@ -232,6 +232,10 @@ def test_a_change_first_read_after_the_first_stage_waits_for_the_next_one():
     )
     assert (verdicts["once"].verdict, verdicts["once"].processes) == ("inconclusive", (64, 64))
     assert (verdicts["faster once"].verdict, verdicts["faster once"].processes) == ("unchanged", (64, 64))
+    # The log names every look that read a change, confirmed later or not.
+    log = capsys.readouterr().out
+    assert "regressed after 32 pairs, to be confirmed: once" in log
+    assert "faster after 48 pairs, to be confirmed: faster once" in log
 
 
 def test_a_change_read_with_no_budget_left_is_final():

@@ -262,6 +262,10 @@ def staged(measure, judge_measured, names, first, stage, budget, enough=lambda v
         rounds = min(stage, budget - max(v.processes[0] for v in again))
         print(f"\n{len(again)} benchmarks are undecided or need their change confirmed: "
               f"{rounds} more processes of each.", flush=True)
+        for v in again:
+            if v.verdict != "inconclusive":  # each a look that a single stage may have misread
+                print(f"  {v.verdict} after {v.processes[0]} pairs, to be confirmed: {v.name}, "
+                      f"{v.ratio:.3f}x [{v.interval[0]:.3f}, {v.interval[1]:.3f}], p = {v.p:.2g}", flush=True)
         measure([v.name for v in again], rounds, append=True)
 
 
