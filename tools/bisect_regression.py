@@ -212,7 +212,7 @@ def summary(culprit, measured, tracked):
         lines.append(f"  {position_line(where)}")
     for v in verdicts:
         if v.name in tracked:
-            lines.append(f"  {v.ratio:.3f}x [{v.interval[0]:.3f}, {v.interval[1]:.3f}] against {before[:8]}: {v.name}")
+            lines.append(f"  {v.ratio_with_interval} against {before[:8]}: {v.name}")
     builds = {commit for pair in measured for commit in pair}
     processes = sum(sum(v.processes) for verdicts, _ in measured.values() for v in verdicts)
     lines.append(f"  {len(measured)} comparisons, {len(builds)} commits built, {processes} benchmark processes.")

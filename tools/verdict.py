@@ -58,6 +58,11 @@ class Verdict:
     # Set by `staged`: a regression or speed-up the stage before had read too, or with no budget left.
     confirmed: bool = False
 
+    @property
+    def ratio_with_interval(self):
+        """The ratio with its interval, as logs print it: ``1.101x [1.057, 1.159]``."""
+        return f"{self.ratio:.3f}x [{self.interval[0]:.3f}, {self.interval[1]:.3f}]"
+
 
 def judge(name, base, head):
     """The verdict on one benchmark from the per-process values of BASE and HEAD, in run order."""
@@ -265,7 +270,7 @@ def staged(measure, judge_measured, names, first, stage, budget, enough=lambda v
         for v in again:
             if v.verdict != "inconclusive":  # each a look that a single stage may have misread
                 print(f"  {v.verdict} after {v.processes[0]} pairs, to be confirmed: {v.name}, "
-                      f"{v.ratio:.3f}x [{v.interval[0]:.3f}, {v.interval[1]:.3f}], p = {v.p:.2g}", flush=True)
+                      f"{v.ratio_with_interval}, p = {v.p:.2g}", flush=True)
         measure([v.name for v in again], rounds, append=True)
 
 
