@@ -17,7 +17,7 @@ WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
 # One make command a step, as root or not, with variables: no logic in YAML.
 MAKE_COMMAND = re.compile(r"(?:sudo(?: --[-\w=,]+)* )?make (?P<target>[-\w]+)(?: \w+=\S+)*(?:  # .*)?")
 # A gate process, asv's switch between the two builds included, on the 2-CPU VMs the gate was
-# calibrated on (1276 processes in 47.7 minutes, 1588 in 56.3: docs/gate.md); building both commits.
+# calibrated on (1276 processes in 47.7 minutes, 1460 in 53.8: docs/gate.md); building both commits.
 GATE_PROCESS_SECONDS = 2.2
 GATE_BUILD_MINUTES = 10
 
