@@ -50,7 +50,7 @@ bisect: install
 	$(BIN)/python tools/bisect_regression.py $(GOOD) $(BAD)$(if $(BENCH), --bench '$(BENCH)')
 
 # The gate's false alarms and detection rate on this machine, in a throwaway clone
-# (33-71 minutes a gate run here, docs/gate.md: 9 runs by default, tools/calibrate_gate.py --help).
+# (28-71 minutes a gate run here, docs/gate.md: 9 runs by default, tools/calibrate_gate.py --help).
 calibrate: install
 	$(ASV) machine --yes
 	$(BIN)/python tools/calibrate_gate.py
