@@ -4,6 +4,7 @@
 # cydot's own threads (_team.h).
 
 from libc.stdint cimport int32_t, int64_t, uintptr_t
+from libc.string cimport memset
 
 import numpy as np
 
@@ -50,6 +51,10 @@ cdef extern from "_microkernel.h" nogil:
 
 ctypedef void (*micro_kernel_t)(ptrdiff_t kc, const void *packed_a, const void *packed_b,
                                 void *c, ptrdiff_t ldc, int mr, int nr, int accumulate) noexcept nogil
+
+cdef extern from "_shared_b.h" nogil:
+    int panel_claim "cydot_panel_claim"(unsigned char *state)
+    void panel_packed "cydot_panel_packed"(unsigned char *state)
 
 cdef extern from "_team.h" nogil:
     ctypedef void (*task_t "cydot_task_t")(void *context, int block, int slot) noexcept nogil
@@ -154,6 +159,13 @@ def workspace_bytes(dtype, Py_ssize_t n):
     return (MC * KC + KC * nc) * itemsize + 2 * ALIGNMENT
 
 
+def shared_b_bytes(dtype, Py_ssize_t n, Py_ssize_t k):
+    """Bytes of the buffer B is packed into once for all threads (n <= NC), state bytes included."""
+    nr = tile(dtype, n)[1]
+    strips = -(-n // nr)
+    return k * strips * nr * dtype.itemsize + ALIGNMENT + -(-k // KC) * strips
+
+
 cdef inline void *aligned(unsigned char *address) noexcept nogil:
     return <void *>(address + (-<uintptr_t>address) % ALIGNMENT)
 
@@ -201,39 +213,61 @@ cdef void pack_b(const numeric *b, Py_ssize_t rs, Py_ssize_t cs, Py_ssize_t kc, 
         packed += nr * kc
 
 
+# B packed once for all the threads of a product (_shared_b.h): the panel of
+# rows pc.. of B starts at element pc * strips * nr, and its micro-panels' state
+# bytes at states[pc // KC * strips]. Only for n <= NC: one column block.
+cdef struct SharedB:
+    void *packed
+    unsigned char *states
+    int nthreads
+
+
 cdef void gemm(const numeric *a, Py_ssize_t a_rs, Py_ssize_t a_cs,
                const numeric *b, Py_ssize_t b_rs, Py_ssize_t b_cs,
                numeric *c, Py_ssize_t ldc, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
-               unsigned char *workspace) noexcept nogil:
+               unsigned char *workspace, const SharedB *shared, int slot) noexcept nogil:
     """C = A·B on one thread, Goto-style: B blocks stay in L3, A blocks in L2, tiles in registers.
 
     Strides are in elements; C is row-major with leading dimension ldc; k >= 1.
+    Without `shared` the thread packs B itself; with it, thread `slot` starts on
+    its own share of B's micro-panels, so that threads pack different ones.
     """
     cdef Tiling t = tiling(c, n)
     cdef numeric *packed_a = <numeric *>aligned(workspace)
     cdef numeric *packed_b = <numeric *>aligned(<unsigned char *>(packed_a + MC * KC))
-    cdef Py_ssize_t jc, pc, ic, jr, ir, nc, kc, mc
+    cdef unsigned char *states = NULL
+    cdef Py_ssize_t jc, pc, ic, jr, ir, nc, kc, mc, strip, strips, first = 0
     jc = 0
     while jc < n:
         nc = min(NC, n - jc)
+        strips = (nc + t.nr - 1) // t.nr
+        if shared != NULL:
+            first = strips * slot // shared.nthreads
         pc = 0
         while pc < k:
             kc = min(KC, k - pc)
-            pack_b(b + pc * b_rs + jc * b_cs, b_rs, b_cs, kc, nc, t.nr, packed_b)
+            if shared == NULL:
+                pack_b(b + pc * b_rs + jc * b_cs, b_rs, b_cs, kc, nc, t.nr, packed_b)
+            else:
+                packed_b = <numeric *>shared.packed + pc * strips * t.nr
+                states = shared.states + pc // KC * strips
             ic = 0
             while ic < m:
                 mc = min(MC, m - ic)
                 pack_a(a + ic * a_rs + pc * a_cs, a_rs, a_cs, mc, kc, t.mr, packed_a)
                 # jr outside ir: one micro-panel of B stays in L1 across the A block.
-                jr = 0
-                while jr < nc:
+                for strip in range(first, first + strips):
+                    jr = strip % strips * t.nr
+                    if states != NULL and panel_claim(&states[jr // t.nr]):
+                        pack_b(b + pc * b_rs + (jc + jr) * b_cs, b_rs, b_cs, kc, min(t.nr, nc - jr), t.nr,
+                               packed_b + jr * kc)
+                        panel_packed(&states[jr // t.nr])
                     ir = 0
                     while ir < mc:
                         t.micro_kernel(kc, packed_a + ir * kc, packed_b + jr * kc,
                                        c + (ic + ir) * ldc + jc + jr, ldc,
                                        min(t.mr, mc - ir), min(t.nr, nc - jr), pc > 0)
                         ir += t.mr
-                    jr += t.nr
                 ic += MC
             pc += KC
         jc += NC
@@ -273,6 +307,7 @@ cdef struct Product:
     Py_ssize_t m, n, k
     unsigned char *workspace
     Py_ssize_t workspace_rs
+    const SharedB *shared  # NULL: each thread packs B itself
 
 
 cdef inline Kind kind_of(numeric *witness) noexcept nogil:
@@ -322,19 +357,23 @@ cdef void compute_typed_block(numeric *c, Product *p, int block, int slot) noexc
     cdef const numeric *a = <const numeric *>p.a
     cdef const numeric *b = <const numeric *>p.b
     cdef unsigned char *workspace = p.workspace + slot * p.workspace_rs
-    cdef Py_ssize_t start, stop
+    cdef Py_ssize_t start, stop, mr, tiles
     if p.split == ALONG_K:
         start = split_point(p.k, p.nblocks, block)
         stop = split_point(p.k, p.nblocks, block + 1)
         gemm(a + start * p.a_cs, p.a_rs, p.a_cs, b + start * p.b_rs, p.b_rs, p.b_cs,
-             c + block * p.m * p.n, p.n, p.m, p.n, stop - start, workspace)
+             c + block * p.m * p.n, p.n, p.m, p.n, stop - start, workspace, NULL, slot)
         return
-    start = split_point(p.m, p.nblocks, block)
-    stop = split_point(p.m, p.nblocks, block + 1)
-    if p.split == ROWS:
+    if p.split == ROWS:  # whole row tiles to each block, so only the last tile is partial
+        mr = tiling(c, p.n).mr
+        tiles = (p.m + mr - 1) // mr
+        start = split_point(tiles, p.nblocks, block) * mr
+        stop = min(split_point(tiles, p.nblocks, block + 1) * mr, p.m)
         gemm(a + start * p.a_rs, p.a_rs, p.a_cs, b, p.b_rs, p.b_cs,
-             c + start * p.n, p.n, stop - start, p.n, p.k, workspace)
+             c + start * p.n, p.n, stop - start, p.n, p.k, workspace, p.shared, slot)
     else:
+        start = split_point(p.m, p.nblocks, block)
+        stop = split_point(p.m, p.nblocks, block + 1)
         naive(a + start * p.a_rs, p.a_rs, p.a_cs, b, p.b_rs, c + start * p.n, stop - start, p.n, p.k)
 
 
@@ -371,15 +410,31 @@ cdef Product describe(Split split, const numeric[:, :] a, const numeric[:, :] b,
     p.b_rs, p.b_cs = b.strides[0] // item, b.strides[1] // item
     p.m, p.k, p.n = a.shape[0], a.shape[1], b.shape[1]
     p.workspace, p.workspace_rs = workspace, workspace_rs
+    p.shared = NULL
     return p
 
 
 def blocked_rows(const numeric[:, :] a, const numeric[:, :] b, numeric[:, ::1] c,
-                 unsigned char[:, ::1] workspace, int nthreads):
-    """c = a @ b with the rows of c split into `nthreads` blocks (one workspace row a thread)."""
-    cdef Product p = describe(ROWS, a, b, &c[0, 0], &workspace[0, 0], workspace.shape[1], nthreads)
+                 unsigned char[:, ::1] workspace, int nthreads, unsigned char[::1] shared_b=None):
+    """c = a @ b with the rows of c split into `nthreads` blocks (one workspace row a thread).
+
+    With `shared_b` (shared_b_bytes(c.dtype, n, k) of them), B is packed there
+    once for all the threads; otherwise each thread packs it for its own rows.
+    """
+    cdef Tiling t = tiling(&c[0, 0], b.shape[1])
+    cdef Py_ssize_t tiles = (a.shape[0] + t.mr - 1) // t.mr  # no block without a row tile
+    cdef Product p = describe(ROWS, a, b, &c[0, 0], &workspace[0, 0], workspace.shape[1],
+                              min(nthreads, tiles))
+    cdef SharedB shared
+    cdef Py_ssize_t strips = (p.n + t.nr - 1) // t.nr
+    if shared_b is not None:
+        shared.packed = aligned(&shared_b[0])
+        shared.states = <unsigned char *>shared.packed + p.k * strips * t.nr * sizeof(numeric)
+        memset(shared.states, 0, (p.k + KC - 1) // KC * strips)
+        shared.nthreads = p.nblocks
+        p.shared = &shared
     with nogil:
-        run_on_threads(compute_block, &p, nthreads, nthreads)
+        run_on_threads(compute_block, &p, p.nblocks, nthreads)
 
 
 def blocked_split_k(const numeric[:, :] a, const numeric[:, :] b, numeric[:, :, ::1] partials,

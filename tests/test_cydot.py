@@ -130,3 +130,34 @@ def test_blocked_kernel_across_cache_blocks_and_partial_tiles(level, dtype, tile
     a, b = random((m, k)), random((n, k)).T  # b in Fortran order
     assert_matches_numpy(cydot.dot(a, b, nthreads=1), a, b)
     assert_matches_numpy(cydot.dot(a[::-1, ::2], b[::2, ::-1], nthreads=2), a[::-1, ::2], b[::2, ::-1])
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.complex128, np.int32])
+@pytest.mark.parametrize("nthreads", [2, 3])
+@pytest.mark.parametrize("shared", [True, False])
+def test_rows_on_several_threads_give_one_threads_bits(dtype, nthreads, shared, monkeypatch):
+    # Split by rows, every element sums its terms in the same order on any number
+    # of threads, whether B is packed once for all of them or by each.
+    kernels = cydot._api.kernels
+    monkeypatch.setattr(cydot._api, "_SHARED_B_MIN_BYTES", 0 if shared else 2**62)
+    calls = []
+
+    def spy(*args):
+        calls.append(len(args) == 6)  # the last argument is the shared buffer
+        return blocked_rows(*args)
+
+    blocked_rows = kernels.blocked_rows
+    monkeypatch.setattr(kernels, "blocked_rows", spy)
+    # A partial last row tile, three panels of k, a partial last column strip;
+    # b read backwards, so that packing follows its strides.
+    m, k, n = 3 * kernels.BLOCKS["MC"] + 1, 2 * kernels.BLOCKS["KC"] + 5, 77
+    rng = np.random.default_rng(3)
+    values = rng.standard_normal((m + n, k)) * 100
+    if np.dtype(dtype).kind == "c":
+        values = values + 1j * rng.standard_normal((m + n, k))
+    values = values.astype(dtype)
+    a, b = values[:m], values[m:].T[::-1]
+    alone = cydot.dot(a, b, nthreads=1)
+    np.testing.assert_array_equal(cydot.dot(a, b, nthreads=nthreads), alone)
+    assert calls == [False, shared]
+    assert_matches_numpy(alone, a, b)

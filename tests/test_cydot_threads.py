@@ -107,12 +107,14 @@ def test_a_signal_during_a_product_reaches_python_and_the_threads_still_work():
 
 
 @pytest.mark.parametrize("callers", [1, 3])
-def test_the_team_has_no_data_race_under_thread_sanitizer(callers, tmp_path):
+@pytest.mark.parametrize("stress", ["team_stress", "shared_b_stress"])
+def test_the_team_has_no_data_race_under_thread_sanitizer(stress, callers, tmp_path):
+    # team_stress: products' blocks; shared_b_stress: B's panels packed once for all threads.
     compiler = shutil.which("cc") or shutil.which("gcc")
     if compiler is None:
         pytest.skip("needs a C compiler")
-    source = Path(__file__).parent / "c" / "team_stress.c"
-    program = tmp_path / "team_stress"
+    source = Path(__file__).parent / "c" / f"{stress}.c"
+    program = tmp_path / stress
     flags = ["-std=c11", "-g", "-O1", "-fsanitize=thread", "-pthread", f"-I{Path(cydot.__file__).parent}"]
     built = subprocess.run([compiler, *flags, str(source), "-o", str(program)], capture_output=True, text=True)
     if built.returncode != 0:
