@@ -161,9 +161,9 @@ def workspace_bytes(dtype, Py_ssize_t n):
 
 def shared_b_bytes(dtype, Py_ssize_t n, Py_ssize_t k):
     """Bytes of the buffer B is packed into once for all threads (n <= NC), state bytes included."""
-    nr = tile(dtype, n)[1]
-    strips = -(-n // nr)
-    return k * strips * nr * dtype.itemsize + ALIGNMENT + -(-k // KC) * strips
+    cdef Py_ssize_t nr = tile(dtype, n)[1]
+    cdef Py_ssize_t strips = (n + nr - 1) // nr
+    return k * strips * nr * dtype.itemsize + ALIGNMENT + (k + KC - 1) // KC * strips
 
 
 cdef inline void *aligned(unsigned char *address) noexcept nogil:

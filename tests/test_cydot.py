@@ -161,3 +161,20 @@ def test_rows_on_several_threads_give_one_threads_bits(dtype, nthreads, shared, 
     np.testing.assert_array_equal(cydot.dot(a, b, nthreads=nthreads), alone)
     assert calls == [False, shared]
     assert_matches_numpy(alone, a, b)
+
+
+@pytest.mark.parametrize("level", cydot._levels.runnable_levels())
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.complex128, np.int32])
+def test_b_packed_once_stays_inside_the_buffer_it_is_lent(level, dtype):
+    # shared_b_bytes once counted a panel of k too few where KC does not divide k
+    # (C's division), and the panels' state bytes ran past the buffer's end.
+    kernels = cydot._levels.load(level)
+    m, k, n = 50, 2 * kernels.BLOCKS["KC"] + 5, 77
+    a, b, c = np.ones((m, k), dtype), np.ones((k, n), dtype), np.empty((m, n), dtype)
+    nbytes = kernels.shared_b_bytes(np.dtype(dtype), n, k)
+    guarded = np.full(64 + nbytes + 4096, 0xAB, np.uint8)
+    start = (1 - guarded.ctypes.data) % 64  # one byte past a cache line: the most alignment padding
+    workspace = np.empty((2, kernels.workspace_bytes(np.dtype(dtype), n)), np.uint8)
+    kernels.blocked_rows(a, b, c, workspace, 2, guarded[start : start + nbytes])
+    assert (guarded[start + nbytes :] == 0xAB).all()
+    np.testing.assert_array_equal(c, np.full((m, n), k, dtype))
