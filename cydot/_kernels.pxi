@@ -40,6 +40,14 @@ cdef extern from "_microkernel.h" nogil:
                                                    int, int, int)
     void micro_f32_narrow "cydot_micro_f32_narrow"(ptrdiff_t, const void *, const void *, void *, ptrdiff_t,
                                                    int, int, int)
+    void unpacked_f64 "cydot_unpacked_f64"(ptrdiff_t, const void *, ptrdiff_t, const void *, void *, ptrdiff_t,
+                                          int, int, int)
+    void unpacked_f32 "cydot_unpacked_f32"(ptrdiff_t, const void *, ptrdiff_t, const void *, void *, ptrdiff_t,
+                                          int, int, int)
+    void unpacked_f64_narrow "cydot_unpacked_f64_narrow"(ptrdiff_t, const void *, ptrdiff_t, const void *, void *,
+                                                         ptrdiff_t, int, int, int)
+    void unpacked_f32_narrow "cydot_unpacked_f32_narrow"(ptrdiff_t, const void *, ptrdiff_t, const void *, void *,
+                                                         ptrdiff_t, int, int, int)
     void micro_i64 "cydot_micro_i64"(ptrdiff_t, const void *, const void *, void *, ptrdiff_t, int, int, int)
     void micro_i32 "cydot_micro_i32"(ptrdiff_t, const void *, const void *, void *, ptrdiff_t, int, int, int)
     void micro_c128 "cydot_micro_c128"(ptrdiff_t, const void *, const void *, void *, ptrdiff_t, int, int, int)
@@ -51,6 +59,9 @@ cdef extern from "_microkernel.h" nogil:
 
 ctypedef void (*micro_kernel_t)(ptrdiff_t kc, const void *packed_a, const void *packed_b,
                                 void *c, ptrdiff_t ldc, int mr, int nr, int accumulate) noexcept nogil
+# The same, reading A unpacked: a tile's rows lda apart, each contiguous (float types only).
+ctypedef void (*unpacked_a_kernel_t)(ptrdiff_t kc, const void *a, ptrdiff_t lda, const void *packed_b,
+                                     void *c, ptrdiff_t ldc, int mr, int nr, int accumulate) noexcept nogil
 
 cdef extern from "_shared_b.h" nogil:
     int panel_claim "cydot_panel_claim"(unsigned char *state)
@@ -96,6 +107,7 @@ cdef struct Tiling:
     int mr
     int nr
     micro_kernel_t micro_kernel
+    unpacked_a_kernel_t unpacked_a_kernel  # NULL where there is none
 
 
 cdef inline Py_ssize_t padded(Py_ssize_t n, int nr) noexcept nogil:
@@ -114,16 +126,21 @@ cdef inline bint narrow_pays(Py_ssize_t n, int narrow_nr, int wide_nr) noexcept 
 cdef inline Tiling tiling(numeric *witness, Py_ssize_t n) noexcept nogil:
     """The micro-tile and micro-kernel for `numeric` (the argument only selects the type) and n columns."""
     cdef Tiling t
+    t.unpacked_a_kernel = NULL
     if numeric is double:
         if narrow_pays(n, F64_NARROW_NR, F64_NR):
             t.mr, t.nr, t.micro_kernel = F64_NARROW_MR, F64_NARROW_NR, micro_f64_narrow
+            t.unpacked_a_kernel = unpacked_f64_narrow
         else:
             t.mr, t.nr, t.micro_kernel = F64_MR, F64_NR, micro_f64
+            t.unpacked_a_kernel = unpacked_f64
     elif numeric is float:
         if narrow_pays(n, F32_NARROW_NR, F32_NR):
             t.mr, t.nr, t.micro_kernel = F32_NARROW_MR, F32_NARROW_NR, micro_f32_narrow
+            t.unpacked_a_kernel = unpacked_f32_narrow
         else:
             t.mr, t.nr, t.micro_kernel = F32_MR, F32_NR, micro_f32
+            t.unpacked_a_kernel = unpacked_f32
     elif numeric is int64_t:
         t.mr, t.nr, t.micro_kernel = I64_MR, I64_NR, micro_i64
     elif numeric is int32_t:
@@ -236,6 +253,8 @@ cdef void gemm(const numeric *a, Py_ssize_t a_rs, Py_ssize_t a_cs,
     cdef numeric *packed_a = <numeric *>aligned(workspace)
     cdef numeric *packed_b = <numeric *>aligned(<unsigned char *>(packed_a + MC * KC))
     cdef unsigned char *states = NULL
+    # Every block of A is used once where B is one micro-panel wide: read A where it lies.
+    cdef bint unpacked_a = t.unpacked_a_kernel != NULL and n <= t.nr and a_cs == 1
     cdef Py_ssize_t jc, pc, ic, jr, ir, nc, kc, mc, strip, strips, first = 0
     jc = 0
     while jc < n:
@@ -254,7 +273,8 @@ cdef void gemm(const numeric *a, Py_ssize_t a_rs, Py_ssize_t a_cs,
             ic = 0
             while ic < m:
                 mc = min(MC, m - ic)
-                pack_a(a + ic * a_rs + pc * a_cs, a_rs, a_cs, mc, kc, t.mr, packed_a)
+                if not unpacked_a:
+                    pack_a(a + ic * a_rs + pc * a_cs, a_rs, a_cs, mc, kc, t.mr, packed_a)
                 # jr outside ir: one micro-panel of B stays in L1 across the A block.
                 for strip in range(first, first + strips):
                     jr = strip % strips * t.nr
@@ -264,9 +284,14 @@ cdef void gemm(const numeric *a, Py_ssize_t a_rs, Py_ssize_t a_cs,
                         panel_packed(&states[jr // t.nr])
                     ir = 0
                     while ir < mc:
-                        t.micro_kernel(kc, packed_a + ir * kc, packed_b + jr * kc,
-                                       c + (ic + ir) * ldc + jc + jr, ldc,
-                                       min(t.mr, mc - ir), min(t.nr, nc - jr), pc > 0)
+                        if unpacked_a:
+                            t.unpacked_a_kernel(kc, a + (ic + ir) * a_rs + pc, a_rs, packed_b + jr * kc,
+                                                c + (ic + ir) * ldc + jc + jr, ldc,
+                                                min(t.mr, mc - ir), min(t.nr, nc - jr), pc > 0)
+                        else:
+                            t.micro_kernel(kc, packed_a + ir * kc, packed_b + jr * kc,
+                                           c + (ic + ir) * ldc + jc + jr, ldc,
+                                           min(t.mr, mc - ir), min(t.nr, nc - jr), pc > 0)
                         ir += t.mr
                 ic += MC
             pc += KC

@@ -178,3 +178,27 @@ def test_b_packed_once_stays_inside_the_buffer_it_is_lent(level, dtype):
     kernels.blocked_rows(a, b, c, workspace, 2, guarded[start : start + nbytes])
     assert (guarded[start + nbytes :] == 0xAB).all()
     np.testing.assert_array_equal(c, np.full((m, n), k, dtype))
+
+
+@pytest.mark.parametrize("level", cydot._levels.runnable_levels())
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("tile", ["wide", "narrow"])
+def test_a_read_where_it_lies_gives_the_packed_kernels_bits(level, dtype, tile, monkeypatch):
+    # Where b is one micro-panel wide, a's contiguous rows are read where they lie
+    # instead of packed; a in Fortran order is still packed. Same sums, same bits:
+    # partial row tiles, a second panel of k, b packed once for all threads or not.
+    monkeypatch.setattr(cydot._api, "kernels", cydot._levels.load(level))
+    kernels = cydot._api.kernels
+    tiles = kernels.TILES if tile == "wide" else kernels.NARROW_TILES
+    nr = tiles[np.dtype(dtype)][1]
+    n = nr if tile == "wide" else nr - 1
+    assert kernels.tile(np.dtype(dtype), n) == tiles[np.dtype(dtype)]
+    m, k = 2 * kernels.BLOCKS["MC"] + 5, kernels.BLOCKS["KC"] + 7
+    rng = np.random.default_rng(4)
+    a, b = rng.standard_normal((m, k)).astype(dtype), rng.standard_normal((k, n)).astype(dtype)
+    packed = cydot.dot(np.asfortranarray(a), b, nthreads=1)
+    assert_matches_numpy(packed, a, b)
+    for nthreads in (1, 2):
+        np.testing.assert_array_equal(cydot.dot(a, b, nthreads=nthreads), packed)
+    monkeypatch.setattr(cydot._api, "_SHARED_B_MIN_BYTES", 0)
+    np.testing.assert_array_equal(cydot.dot(a, b, nthreads=2), packed)
