@@ -2,11 +2,12 @@
  * every block reads every panel, starting at its own, as cydot's gemm does; each
  * panel must be packed exactly once and read only once complete, and under
  * -fsanitize=thread no access may race. Usage: shared_b_stress NCALLERS */
+#define STRESS_FAILURES "panels packed other than once, or read before they were packed"
 #include "_shared_b.h"
 
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
+
+#include "stress_main.h"
 
 #define NPANELS 16
 #define PANEL_SIZE 64
@@ -45,24 +46,7 @@ static void *post_products(void *argument) {
         cydot_team_run(run_block, &product, nblocks, nthreads);
         wrong += product.unready_reads;
         for (int panel = 0; panel < NPANELS; panel++) wrong += product.packings[panel] != 1;
-        if (i % 50 == 0) {  /* longer than the spin: the helpers sleep */
-            struct timespec pause = {0, 300000};
-            nanosleep(&pause, NULL);
-        }
+        stress_pause(i);
     }
     return (void *)wrong;
-}
-
-int main(int argc, char **argv) {
-    int ncallers = argc > 1 ? atoi(argv[1]) : 3;
-    long wrong = 0;
-    pthread_t callers[16];
-    for (long i = 0; i < ncallers; i++) pthread_create(&callers[i], NULL, post_products, (void *)i);
-    for (int i = 0; i < ncallers; i++) {
-        void *result;
-        pthread_join(callers[i], &result);
-        wrong += (long)result;
-    }
-    printf("panels packed other than once, or read before they were packed: %ld\n", wrong);
-    return wrong != 0;
 }
