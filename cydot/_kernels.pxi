@@ -172,15 +172,19 @@ def workspace_bytes(dtype, Py_ssize_t n):
     """Bytes of packing space one thread needs for a product of `dtype` with `n` columns."""
     mr, nr = TILES[dtype]
     itemsize = dtype.itemsize
-    nc = min(NC, -(-n // nr) * nr)
+    nc = min(NC, padded(n, nr))
     return (MC * KC + KC * nc) * itemsize + 2 * ALIGNMENT
 
 
 def shared_b_bytes(dtype, Py_ssize_t n, Py_ssize_t k):
     """Bytes of the buffer B is packed into once for all threads (n <= NC), state bytes included."""
-    cdef Py_ssize_t nr = tile(dtype, n)[1]
-    cdef Py_ssize_t strips = (n + nr - 1) // nr
-    return k * strips * nr * dtype.itemsize + ALIGNMENT + (k + KC - 1) // KC * strips
+    cdef int nr = tile(dtype, n)[1]
+    return k * padded(n, nr) * dtype.itemsize + ALIGNMENT + panel_states(n, k, nr)
+
+
+cdef inline Py_ssize_t panel_states(Py_ssize_t n, Py_ssize_t k, int nr) noexcept nogil:
+    """State bytes of B packed once for all threads: one per micro-panel of each panel of KC rows."""
+    return (k + KC - 1) // KC * (padded(n, nr) // nr)
 
 
 cdef inline void *aligned(unsigned char *address) noexcept nogil:
@@ -259,7 +263,7 @@ cdef void gemm(const numeric *a, Py_ssize_t a_rs, Py_ssize_t a_cs,
     jc = 0
     while jc < n:
         nc = min(NC, n - jc)
-        strips = (nc + t.nr - 1) // t.nr
+        strips = padded(nc, t.nr) // t.nr
         if shared != NULL:
             first = strips * slot // shared.nthreads
         pc = 0
@@ -451,11 +455,10 @@ def blocked_rows(const numeric[:, :] a, const numeric[:, :] b, numeric[:, ::1] c
     cdef Product p = describe(ROWS, a, b, &c[0, 0], &workspace[0, 0], workspace.shape[1],
                               min(nthreads, tiles))
     cdef SharedB shared
-    cdef Py_ssize_t strips = (p.n + t.nr - 1) // t.nr
     if shared_b is not None:
         shared.packed = aligned(&shared_b[0])
-        shared.states = <unsigned char *>shared.packed + p.k * strips * t.nr * sizeof(numeric)
-        memset(shared.states, 0, (p.k + KC - 1) // KC * strips)
+        shared.states = <unsigned char *>shared.packed + p.k * padded(p.n, t.nr) * sizeof(numeric)
+        memset(shared.states, 0, panel_states(p.n, p.k, t.nr))
         shared.nthreads = p.nblocks
         p.shared = &shared
     with nogil:
