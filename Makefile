@@ -20,10 +20,23 @@ BENCH ?=
 # when numpy loads, so it is set before asv starts. The gate keeps OpenBLAS's own.
 export OPENBLAS_THREAD_TIMEOUT ?= 24
 
-.PHONY: test bench preview compare bisect calibrate calibrate-bisect install browser restore-results save-results
+.PHONY: test sanitize bench preview compare bisect calibrate calibrate-bisect install browser restore-results save-results
 
 test: install browser
 	$(BIN)/python -m pytest
+
+# cydot's kernels built with AddressSanitizer and UBSan in a copy of the tracked files, and the
+# tests of cydot run against them: a read or write past a buffer aborts the run and prints where.
+# ThreadSanitizer's test is left out, as one process cannot load both runtimes.
+SANITIZED := build/sanitized
+sanitize: install
+	rm -rf $(SANITIZED) && mkdir -p $(SANITIZED)
+	git ls-files -z | xargs -0 cp --parents --target-directory=$(SANITIZED)
+	cd $(SANITIZED) && CYDOT_SANITIZE=address,undefined $(CURDIR)/$(BIN)/python setup.py --quiet build_ext --inplace
+	cd $(SANITIZED) && LD_PRELOAD="$$($(CC) -print-file-name=libasan.so)" ASAN_OPTIONS=detect_leaks=0 \
+	    UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 $(CURDIR)/$(BIN)/python -m pytest --capture=sys \
+	    -p no:cacheprovider -k 'cydot and not thread_sanitizer' tests/test_cydot.py tests/test_cydot_threads.py \
+	    tests/test_dot.py tests/test_properties.py tests/test_errors.py
 
 bench: install
 	$(ASV) machine --yes

@@ -26,7 +26,7 @@ LEVELS = {
 # float32 kernel's loop landed changed the baseline level's speed by 3%.
 COMMON_FLAGS = ["-O3", "-fwrapv", "-fcx-limited-range", "-falign-loops=64"]
 THREAD_FLAGS = ["-pthread"]
-# CYDOT_SANITIZE=address,undefined builds a checked copy for the test suite.
+# CYDOT_SANITIZE=address,undefined builds a checked copy (make sanitize tests one).
 SANITIZE = os.environ.get("CYDOT_SANITIZE")
 
 CYTHON_DIRECTIVES = {
