@@ -110,13 +110,8 @@ cdef struct Tiling:
     unpacked_a_kernel_t unpacked_a_kernel  # NULL where there is none
 
 
-cdef inline Py_ssize_t tiles_of(Py_ssize_t n, Py_ssize_t size) noexcept nogil:
-    """Tiles of `size` covering `n`, the last one partial (C division: not -(-n // size))."""
-    return (n + size - 1) // size
-
-
 cdef inline Py_ssize_t padded(Py_ssize_t n, int nr) noexcept nogil:
-    return tiles_of(n, nr) * nr
+    return (n + nr - 1) // nr * nr
 
 
 cdef inline bint narrow_pays(Py_ssize_t n, int narrow_nr, int wide_nr) noexcept nogil:
@@ -189,7 +184,7 @@ def shared_b_bytes(dtype, Py_ssize_t n, Py_ssize_t k):
 
 cdef inline Py_ssize_t panel_states(Py_ssize_t n, Py_ssize_t k, int nr) noexcept nogil:
     """State bytes of B packed once for all threads: one per micro-panel of each panel of KC rows."""
-    return tiles_of(k, KC) * tiles_of(n, nr)
+    return (k + KC - 1) // KC * (padded(n, nr) // nr)
 
 
 cdef inline void *aligned(unsigned char *address) noexcept nogil:
@@ -206,7 +201,7 @@ cdef void pack_a(const numeric *a, Py_ssize_t rs, Py_ssize_t cs, Py_ssize_t mc, 
         pack_split_c64(a, rs, cs, mc, kc, mr, packed)
         return
     cdef Py_ssize_t tile, i0, i, p, rows
-    for tile in range(tiles_of(mc, mr)):
+    for tile in range((mc + mr - 1) // mr):
         i0 = tile * mr
         rows = min(mr, mc - i0)
         for p in range(kc):
@@ -228,7 +223,7 @@ cdef void pack_b(const numeric *b, Py_ssize_t rs, Py_ssize_t cs, Py_ssize_t kc, 
         pack_split_c64(b, cs, rs, nc, kc, nr, packed)
         return
     cdef Py_ssize_t tile, j0, j, p, columns
-    for tile in range(tiles_of(nc, nr)):
+    for tile in range((nc + nr - 1) // nr):
         j0 = tile * nr
         columns = min(nr, nc - j0)
         for p in range(kc):
@@ -268,7 +263,7 @@ cdef void gemm(const numeric *a, Py_ssize_t a_rs, Py_ssize_t a_cs,
     jc = 0
     while jc < n:
         nc = min(NC, n - jc)
-        strips = tiles_of(nc, t.nr)
+        strips = padded(nc, t.nr) // t.nr
         if shared != NULL:
             first = strips * slot // shared.nthreads
         pc = 0
@@ -400,7 +395,7 @@ cdef void compute_typed_block(numeric *c, Product *p, int block, int slot) noexc
         return
     if p.split == ROWS:  # whole row tiles to each block, so only the last tile is partial
         mr = tiling(c, p.n).mr
-        tiles = tiles_of(p.m, mr)
+        tiles = (p.m + mr - 1) // mr
         start = split_point(tiles, p.nblocks, block) * mr
         stop = min(split_point(tiles, p.nblocks, block + 1) * mr, p.m)
         gemm(a + start * p.a_rs, p.a_rs, p.a_cs, b, p.b_rs, p.b_cs,
@@ -456,7 +451,7 @@ def blocked_rows(const numeric[:, :] a, const numeric[:, :] b, numeric[:, ::1] c
     once for all the threads; otherwise each thread packs it for its own rows.
     """
     cdef Tiling t = tiling(&c[0, 0], b.shape[1])
-    cdef Py_ssize_t tiles = tiles_of(a.shape[0], t.mr)  # no block without a row tile
+    cdef Py_ssize_t tiles = (a.shape[0] + t.mr - 1) // t.mr  # no block without a row tile
     cdef Product p = describe(ROWS, a, b, &c[0, 0], &workspace[0, 0], workspace.shape[1],
                               min(nthreads, tiles))
     cdef SharedB shared
